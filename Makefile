@@ -45,7 +45,7 @@ tools: $(OCB) $(NFPM) $(STATICCHECK)
 
 # Generate the distribution's sources (cmd/otelcol-erviz, not committed) with the version stamped in.
 generate: $(OCB)
-	@mkdir -p $(BUILDDIR)
+	@mkdir -p $(BUILDDIR) $(ROOT)/cmd/otelcol-erviz
 	sed -e 's/^  version: .*/  version: $(VERSION)/' $(ROOT)/builder-config.yaml > $(BUILDDIR)/builder-config.yaml
 	cd $(ROOT) && $(OCB) --config $(BUILDDIR)/builder-config.yaml --skip-compilation
 	# GoBGP's TCP-MD5 needs plain TCP sockets: Go >= 1.24 listens with Multipath TCP by default.
