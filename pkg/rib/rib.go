@@ -1,0 +1,645 @@
+package rib
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/gaissmai/bart"
+)
+
+// Config configures a RIB. Start from DefaultConfig; an analysis whose
+// Enabled field is false costs nothing and emits nothing.
+type Config struct {
+	// CollapseASNs are removed from AS paths before paths are compared for
+	// redundancy and flap scoring (see the package documentation). nil
+	// means the default, 65515 (Azure gateways and Route Server); use an
+	// empty non-nil slice for none.
+	CollapseASNs []uint32
+	// Classes configures route classification. A nil Rules means
+	// DefaultClassConfig; use an empty non-nil slice for no rules.
+	Classes       ClassConfig
+	Overlap       OverlapConfig
+	Redundancy    RedundancyConfig
+	Flap          FlapConfig
+	AdjacencyFlap AdjacencyFlapConfig
+	MOAS          MOASConfig
+	OriginChange  OriginChangeConfig
+	PrefixCount   PrefixCountConfig
+	// OnEvent receives every event, synchronously, with the RIB locked: it
+	// must be quick (hand the event to a channel or a batch) and must not
+	// call the RIB.
+	OnEvent func(Event)
+}
+
+// DefaultConfig returns a configuration with every analysis on and the
+// documented defaults.
+func DefaultConfig() Config {
+	return Config{
+		CollapseASNs:  []uint32{65515},
+		Classes:       DefaultClassConfig(),
+		Overlap:       OverlapConfig{Enabled: true},
+		Redundancy:    RedundancyConfig{Enabled: true, MinPaths: 2},
+		Flap:          DefaultFlapConfig(),
+		AdjacencyFlap: AdjacencyFlapConfig{Enabled: true, MaxDowns: 3, Window: 10 * time.Minute},
+		MOAS:          MOASConfig{Enabled: true},
+		OriginChange:  OriginChangeConfig{Enabled: true},
+		PrefixCount:   PrefixCountConfig{Enabled: true, Fraction: 0.2, Window: 5 * time.Minute, MinBaseline: 10, Rebaseline: time.Hour},
+	}
+}
+
+// RIB holds the routes of every peer in one prefix trie and runs the
+// analyses on every change. It is safe for concurrent use: changes take an
+// exclusive lock, look-ups a shared one.
+type RIB struct {
+	mu      sync.RWMutex
+	cfg     Config
+	onEvent func(Event)
+	table   bart.Table[*entry]
+	in      *interner
+	cls     *classifier
+
+	peers   []*peerState
+	peerIdx map[Peer]uint32
+
+	paths   int
+	byClass [NumFamilies][NumClasses]int
+
+	prefixAnalyses bool // any analysis that looks at prefixes is on
+	allow          []OverlapAllow
+	overlap        map[netip.Prefix]*overlapState
+	redundancy     map[netip.Prefix]*redundancyState
+	moas           map[netip.Prefix]*moasState
+	flaps          map[netip.Prefix]*flapState
+	active         Active
+}
+
+// entry is the value stored in the trie for one prefix: its paths, at most
+// one per (peer, path ID).
+type entry struct {
+	routes []route
+}
+
+// route is 16 bytes: the peer's index, the ADD-PATH ID and the interned
+// attributes.
+type route struct {
+	peer  uint32
+	id    uint32
+	attrs *Attrs
+}
+
+func (e *entry) find(peer, id uint32) int {
+	for i, rt := range e.routes {
+		if rt.peer == peer && rt.id == id {
+			return i
+		}
+	}
+	return -1
+}
+
+type peerState struct {
+	peer   Peer
+	idx    uint32
+	up     bool
+	since  int64
+	downs  uint64
+	routes int
+	counts [NumFamilies][NumClasses]int
+
+	// prefix count analysis
+	pcBase    int
+	pcBaseAt  int64
+	pcActive bool
+	pcStart  int64
+
+	// adjacency flap analysis: the last MaxDowns+1 session downs
+	downTimes []int64
+	adjActive bool
+	adjStart  int64
+}
+
+// ErrInvalidPrefix is returned for a zero or malformed prefix.
+var ErrInvalidPrefix = errors.New("rib: invalid prefix")
+
+// New returns an empty RIB.
+func New(cfg Config) (*RIB, error) {
+	if cfg.CollapseASNs == nil {
+		cfg.CollapseASNs = []uint32{65515}
+	}
+	if cfg.Classes.Rules == nil {
+		def := cfg.Classes.Default
+		cfg.Classes = DefaultClassConfig()
+		if def != ClassOther {
+			cfg.Classes.Default = def
+		}
+	}
+	cls, err := newClassifier(cfg.Classes)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Redundancy.MinPaths <= 0 {
+		cfg.Redundancy.MinPaths = 2
+	}
+	cfg.Flap.setDefaults()
+	if cfg.AdjacencyFlap.MaxDowns <= 0 {
+		cfg.AdjacencyFlap.MaxDowns = 3
+	}
+	if cfg.AdjacencyFlap.Window <= 0 {
+		cfg.AdjacencyFlap.Window = 10 * time.Minute
+	}
+	cfg.PrefixCount.setDefaults()
+	r := &RIB{
+		cfg:        cfg,
+		onEvent:    cfg.OnEvent,
+		in:         newInterner(cfg.CollapseASNs),
+		cls:        cls,
+		peerIdx:    make(map[Peer]uint32),
+		overlap:    make(map[netip.Prefix]*overlapState),
+		redundancy: make(map[netip.Prefix]*redundancyState),
+		moas:       make(map[netip.Prefix]*moasState),
+		flaps:      make(map[netip.Prefix]*flapState),
+	}
+	for i, a := range cfg.Overlap.Allow {
+		if !a.Prefix.IsValid() || (a.Other != netip.Prefix{} && !a.Other.IsValid()) {
+			return nil, fmt.Errorf("rib: overlap allow entry %d: invalid prefix", i)
+		}
+		a.Prefix = a.Prefix.Masked()
+		if a.Other.IsValid() {
+			a.Other = a.Other.Masked()
+		}
+		r.allow = append(r.allow, a)
+	}
+	r.prefixAnalyses = cfg.Overlap.Enabled || cfg.Redundancy.Enabled || cfg.Flap.Enabled ||
+		cfg.MOAS.Enabled || cfg.OriginChange.Enabled
+	return r, nil
+}
+
+func canonical(p netip.Prefix) (netip.Prefix, bool) {
+	if !p.IsValid() {
+		return p, false
+	}
+	if a := p.Addr(); a.Is4In6() && p.Bits() >= 96 {
+		p = netip.PrefixFrom(a.Unmap(), p.Bits()-96)
+	}
+	return p.Masked(), true
+}
+
+func (r *RIB) peer(p Peer, t int64, create bool) *peerState {
+	if i, ok := r.peerIdx[p]; ok {
+		return r.peers[i]
+	}
+	if !create {
+		return nil
+	}
+	ps := &peerState{peer: p, idx: uint32(len(r.peers)), since: t, pcBaseAt: t}
+	r.peerIdx[p] = ps.idx
+	r.peers = append(r.peers, ps)
+	return ps
+}
+
+func (r *RIB) originOf(rt route) uint32 {
+	p := rt.attrs.ASPath
+	if len(p.Segments) == 0 {
+		return r.peers[rt.peer].peer.ASN
+	}
+	return p.OriginASN
+}
+
+// originSet appends to dst the distinct non-zero origin ASNs of routes, in
+// ascending order.
+func (r *RIB) originSet(routes []route, dst []uint32) []uint32 {
+	for _, rt := range routes {
+		o := r.originOf(rt)
+		if o == 0 {
+			continue
+		}
+		i, found := slices.BinarySearch(dst, o)
+		if !found {
+			dst = slices.Insert(dst, i, o)
+		}
+	}
+	return dst
+}
+
+// snapshot is what the analyses need to know about a prefix before a change.
+type snapshot struct {
+	origins  []uint32
+	distinct int
+}
+
+func (r *RIB) snap(routes []route, buf []uint32) snapshot {
+	var s snapshot
+	if r.cfg.Overlap.Enabled || r.cfg.MOAS.Enabled {
+		s.origins = r.originSet(routes, buf)
+	}
+	if r.cfg.Redundancy.Enabled {
+		s.distinct = r.distinctPaths(routes)
+	}
+	return s
+}
+
+// afterChange runs the prefix analyses once the routes of pfx have changed.
+func (r *RIB) afterChange(t int64, pfx netip.Prefix, routes []route, before snapshot, penalty float64) {
+	var buf [8]uint32
+	after := r.snap(routes, buf[:0])
+	if r.cfg.Redundancy.Enabled {
+		r.redundancyUpdate(t, pfx, routes, before.distinct, after.distinct)
+	}
+	if !slices.Equal(before.origins, after.origins) {
+		if r.cfg.Overlap.Enabled {
+			r.overlapUpdate(t, pfx, routes, before.origins, after.origins)
+		}
+		if r.cfg.MOAS.Enabled {
+			r.moasUpdate(t, pfx, routes, after.origins)
+		}
+	}
+	if r.cfg.Flap.Enabled && penalty > 0 {
+		r.flapAdd(t, pfx, routes, penalty)
+	}
+}
+
+func (r *RIB) count(ps *peerState, fam Family, c Class, d int) {
+	ps.counts[fam][c] += d
+	ps.routes += d
+	r.byClass[fam][c] += d
+	r.paths += d
+}
+
+// Announce adds or replaces the path (peer, p.Prefix, p.ID) and runs the
+// analyses. Announcing identical attributes again changes nothing. A peer
+// that was down is marked up.
+func (r *RIB) Announce(now time.Time, peer Peer, p Path) error {
+	pfx, ok := canonical(p.Prefix)
+	if !ok {
+		return ErrInvalidPrefix
+	}
+	t := now.UnixNano()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+
+	ps := r.peer(peer, t, true)
+	if !ps.up {
+		ps.up, ps.since = true, t
+	}
+	path := r.in.path(p.ASPath)
+	class := r.cls.classify(pfx, peer.ASN, path)
+	attrs := r.in.intern(&p, path, class)
+	fam := FamilyOf(pfx)
+
+	e, ok := r.table.Get(pfx)
+	if !ok {
+		e = &entry{routes: make([]route, 0, 1)}
+		r.table.Insert(pfx, e)
+	}
+	var before snapshot
+	var buf [8]uint32
+	if r.prefixAnalyses {
+		before = r.snap(e.routes, buf[:0])
+	}
+	countBefore := ps.routes
+	penalty := 0.0
+	var replaced *Attrs
+	if i := e.find(ps.idx, p.ID); i >= 0 {
+		old := e.routes[i]
+		if old.attrs == attrs {
+			r.in.releaseAttrs(attrs)
+			return nil
+		}
+		replaced = old.attrs
+		e.routes[i].attrs = attrs
+		r.count(ps, fam, old.attrs.Class, -1)
+		r.count(ps, fam, attrs.Class, +1)
+		if r.cfg.Flap.Enabled {
+			penalty = r.attributePenalty(e.routes, i)
+		}
+		if r.cfg.OriginChange.Enabled {
+			r.originChange(t, pfx, e.routes, i, old)
+		}
+	} else {
+		e.routes = append(e.routes, route{peer: ps.idx, id: p.ID, attrs: attrs})
+		r.count(ps, fam, attrs.Class, +1)
+	}
+	if r.prefixAnalyses {
+		r.afterChange(t, pfx, e.routes, before, penalty)
+	}
+	if replaced != nil {
+		r.in.releaseAttrs(replaced)
+	}
+	if r.cfg.PrefixCount.Enabled {
+		r.prefixCountUpdate(t, ps, countBefore)
+	}
+	return nil
+}
+
+// Withdraw removes the path of peer for prefix with path ID 0.
+func (r *RIB) Withdraw(now time.Time, peer Peer, prefix netip.Prefix) {
+	r.WithdrawPath(now, peer, prefix, 0)
+}
+
+// WithdrawPath removes the path (peer, prefix, id). Withdrawing a path that
+// is not there does nothing.
+func (r *RIB) WithdrawPath(now time.Time, peer Peer, prefix netip.Prefix, id uint32) {
+	pfx, ok := canonical(prefix)
+	if !ok {
+		return
+	}
+	t := now.UnixNano()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+
+	ps := r.peer(peer, t, false)
+	if ps == nil {
+		return
+	}
+	e, ok := r.table.Get(pfx)
+	if !ok {
+		return
+	}
+	i := e.find(ps.idx, id)
+	if i < 0 {
+		return
+	}
+	var before snapshot
+	var buf [8]uint32
+	if r.prefixAnalyses {
+		before = r.snap(e.routes, buf[:0])
+	}
+	countBefore := ps.routes
+	old := e.routes[i]
+	e.routes = slices.Delete(e.routes, i, i+1)
+	r.count(ps, FamilyOf(pfx), old.attrs.Class, -1)
+	penalty := 0.0
+	if r.cfg.Flap.Enabled {
+		penalty = r.withdrawPenalty(e.routes, old)
+	}
+	if len(e.routes) == 0 {
+		r.table.Delete(pfx)
+	}
+	if r.prefixAnalyses {
+		r.afterChange(t, pfx, e.routes, before, penalty)
+	}
+	r.in.releaseAttrs(old.attrs)
+	if r.cfg.PrefixCount.Enabled {
+		r.prefixCountUpdate(t, ps, countBefore)
+	}
+}
+
+// PeerUp records that a session with peer is established. Announce does
+// the same implicitly; PeerUp makes a peer with no routes yet visible in
+// Peers.
+func (r *RIB) PeerUp(now time.Time, peer Peer) {
+	t := now.UnixNano()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ps := r.peer(peer, t, true)
+	if !ps.up {
+		ps.up, ps.since = true, t
+	}
+}
+
+// PeerDown removes every path of peer, emitting an EventWithdraw for each,
+// runs the analyses for every affected prefix (a session reset adds no flap
+// penalty: it is counted by the adjacency-flap analysis), and, when the peer
+// was up, counts a session down. The walk over the trie is O(prefixes).
+func (r *RIB) PeerDown(now time.Time, peer Peer) {
+	t := now.UnixNano()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ps := r.peer(peer, t, true)
+	countBefore := ps.routes
+	if ps.routes > 0 {
+		var empty []netip.Prefix
+		var removed []route
+		for pfx, e := range r.table.All() {
+			if ps.routes == 0 {
+				break
+			}
+			if !slices.ContainsFunc(e.routes, func(rt route) bool { return rt.peer == ps.idx }) {
+				continue
+			}
+			var before snapshot
+			var buf [8]uint32
+			if r.prefixAnalyses {
+				before = r.snap(e.routes, buf[:0])
+			}
+			removed = removed[:0]
+			fam := FamilyOf(pfx)
+			e.routes = slices.DeleteFunc(e.routes, func(rt route) bool {
+				if rt.peer != ps.idx {
+					return false
+				}
+				removed = append(removed, rt)
+				return true
+			})
+			for _, rt := range removed {
+				r.count(ps, fam, rt.attrs.Class, -1)
+				r.emit(Event{Kind: EventWithdraw, Phase: PhaseInstant, Time: timeOf(t), Prefix: pfx, Peer: peer, PathID: rt.id})
+			}
+			if r.prefixAnalyses {
+				r.afterChange(t, pfx, e.routes, before, 0)
+			}
+			for _, rt := range removed {
+				r.in.releaseAttrs(rt.attrs)
+			}
+			if len(e.routes) == 0 {
+				empty = append(empty, pfx)
+			}
+		}
+		for _, pfx := range empty {
+			r.table.Delete(pfx)
+		}
+	}
+	if ps.up {
+		ps.downs++
+		ps.up, ps.since = false, t
+		if r.cfg.AdjacencyFlap.Enabled {
+			r.adjacencyDown(t, ps)
+		}
+	}
+	if r.cfg.PrefixCount.Enabled {
+		r.prefixCountUpdate(t, ps, countBefore)
+	}
+}
+
+// Tick advances time without a routing change: flap scores decay and flap
+// conditions resolve, adjacency-flap windows slide, and prefix-count
+// baselines are re-sampled. Call it periodically (every few seconds to a
+// minute); resolution events carry the exact instant the condition ended.
+func (r *RIB) Tick(now time.Time) {
+	t := now.UnixNano()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.cfg.Flap.Enabled {
+		r.flapTick(t)
+	}
+	for _, ps := range r.peers {
+		if r.cfg.AdjacencyFlap.Enabled {
+			r.adjacencyCheck(t, ps)
+		}
+		if r.cfg.PrefixCount.Enabled {
+			r.prefixCountUpdate(t, ps, ps.routes)
+		}
+	}
+}
+
+func (r *RIB) routesOf(pfx netip.Prefix, e *entry) []Route {
+	out := make([]Route, len(e.routes))
+	for i, rt := range e.routes {
+		out[i] = Route{Peer: r.peers[rt.peer].peer, Prefix: pfx, ID: rt.id, Attrs: rt.attrs}
+	}
+	return out
+}
+
+// LongestMatch returns the most specific prefix containing addr and its
+// paths.
+func (r *RIB) LongestMatch(addr netip.Addr) (netip.Prefix, []Route, bool) {
+	addr = addr.Unmap()
+	if !addr.IsValid() {
+		return netip.Prefix{}, nil, false
+	}
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	pfx, e, ok := r.table.LookupPrefixLPM(netip.PrefixFrom(addr, addr.BitLen()))
+	if !ok {
+		return netip.Prefix{}, nil, false
+	}
+	return pfx, r.routesOf(pfx, e), true
+}
+
+// Routes returns the paths of exactly prefix (nil when none).
+func (r *RIB) Routes(prefix netip.Prefix) []Route {
+	pfx, ok := canonical(prefix)
+	if !ok {
+		return nil
+	}
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	e, ok := r.table.Get(pfx)
+	if !ok {
+		return nil
+	}
+	return r.routesOf(pfx, e)
+}
+
+// Overlaps returns the prefixes present in the RIB that contain prefix
+// (supernets, least specific first) or that it contains (subnets, in
+// address order), prefix itself excluded. The cost is proportional to the
+// depth of the trie plus the number of results.
+func (r *RIB) Overlaps(prefix netip.Prefix) []netip.Prefix {
+	return r.AppendOverlaps(nil, prefix)
+}
+
+// AppendOverlaps is Overlaps appending to dst, for callers that reuse a
+// buffer.
+func (r *RIB) AppendOverlaps(dst []netip.Prefix, prefix netip.Prefix) []netip.Prefix {
+	pfx, ok := canonical(prefix)
+	if !ok {
+		return dst
+	}
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	start := len(dst)
+	for q := range r.table.Supernets(pfx) {
+		if q != pfx {
+			dst = append(dst, q)
+		}
+	}
+	slices.Reverse(dst[start:])
+	for q := range r.table.Subnets(pfx) {
+		if q != pfx {
+			dst = append(dst, q)
+		}
+	}
+	return dst
+}
+
+// Walk calls fn for every prefix and its paths, in no particular order,
+// until fn returns false. The RIB is read-locked during the walk.
+func (r *RIB) Walk(fn func(prefix netip.Prefix, routes []Route) bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	for pfx, e := range r.table.All() {
+		if !fn(pfx, r.routesOf(pfx, e)) {
+			return
+		}
+	}
+}
+
+// Stats are RIB-wide counts.
+type Stats struct {
+	Prefixes4, Prefixes6 int
+	// Paths is the number of paths (routes) over all peers.
+	Paths int
+	// PathsByClass counts paths per family and class.
+	PathsByClass [NumFamilies][NumClasses]int
+	Peers        int
+	Intern       InternStats
+}
+
+// Prefixes is the number of distinct prefixes.
+func (s Stats) Prefixes() int { return s.Prefixes4 + s.Prefixes6 }
+
+// Stats returns the RIB-wide counts.
+func (r *RIB) Stats() Stats {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return Stats{
+		Prefixes4:    r.table.Size4(),
+		Prefixes6:    r.table.Size6(),
+		Paths:        r.paths,
+		PathsByClass: r.byClass,
+		Peers:        len(r.peers),
+		Intern:       r.in.stats(),
+	}
+}
+
+// PeerStats are one peer's counts.
+type PeerStats struct {
+	Peer Peer
+	Up   bool
+	// Since is the last time the peer went up or down.
+	Since time.Time
+	// Downs counts session downs (PeerDown calls).
+	Downs uint64
+	// Routes is the peer's number of paths.
+	Routes int
+	// Counts is the number of paths per family and class.
+	Counts [NumFamilies][NumClasses]int
+}
+
+func (r *RIB) peerStats(ps *peerState) PeerStats {
+	return PeerStats{Peer: ps.peer, Up: ps.up, Since: timeOf(ps.since), Downs: ps.downs, Routes: ps.routes, Counts: ps.counts}
+}
+
+// Peers returns the counts of every peer ever seen, in order of first
+// appearance.
+func (r *RIB) Peers() []PeerStats {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	out := make([]PeerStats, len(r.peers))
+	for i, ps := range r.peers {
+		out[i] = r.peerStats(ps)
+	}
+	return out
+}
+
+// PeerStats returns one peer's counts.
+func (r *RIB) PeerStats(peer Peer) (PeerStats, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	ps := r.peer(peer, 0, false)
+	if ps == nil {
+		return PeerStats{}, false
+	}
+	return r.peerStats(ps), true
+}
+
+// Active returns the number of open conditions per analysis.
+func (r *RIB) Active() Active {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.active
+}
