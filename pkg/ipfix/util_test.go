@@ -1,0 +1,5 @@
+package ipfix
+
+import "sort"
+
+func sortStrings(s []string) { sort.Strings(s) }
