@@ -1,0 +1,183 @@
+package flowlog
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+	"unicode/utf8"
+)
+
+// hasDuplicateTopKeys reports whether the top-level object of doc repeats a
+// key (ParseDocument delivers every "records" array, encoding/json keeps
+// only the last).
+func hasDuplicateTopKeys(doc []byte) bool {
+	dec := json.NewDecoder(bytes.NewReader(doc))
+	seen := map[string]bool{}
+	depth := 0
+	expectKey := false
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return false
+		}
+		switch v := tok.(type) {
+		case json.Delim:
+			switch v {
+			case '{', '[':
+				depth++
+				expectKey = v == '{' && depth == 1
+				continue
+			default:
+				depth--
+			}
+		case string:
+			if depth == 1 && expectKey {
+				if seen[v] {
+					return true
+				}
+				seen[v] = true
+				expectKey = false
+				continue
+			}
+		}
+		if depth == 1 {
+			expectKey = true
+		}
+	}
+}
+
+// compareWithReference checks ParseDocument against refParseDocument:
+// same acceptance, same records, tuples and skip counts.
+func compareWithReference(t *testing.T, doc []byte) {
+	t.Helper()
+	if !utf8.Valid(doc) || hasDuplicateTopKeys(doc) {
+		return // encoding/json accepts invalid UTF-8; we reject it
+	}
+	ref, refErr := refParseDocument(doc)
+	p, c := newCollector(false)
+	err := p.ParseDocument(doc, c.fn)
+	if (err == nil) != (refErr == nil) {
+		t.Fatalf("acceptance differs: streaming %v, reference %v\ninput %q", err, refErr, doc)
+	}
+	if err != nil {
+		return
+	}
+	if got, want := stripRefFields(c.recs), stripRefFields(ref.Records); !reflect.DeepEqual(got, want) {
+		t.Fatalf("records differ\n got %+v\nwant %+v\ninput %q", got, want, doc)
+	}
+	for i := range ref.Skipped {
+		if uint64(ref.Skipped[i]) != p.Stats.SkippedRecords[i] {
+			t.Fatalf("skip counts differ: streaming %v reference %v\ninput %q", p.Stats.SkippedRecords, ref.Skipped, doc)
+		}
+	}
+}
+
+// checkInvariants parses data as a chunk, with and without Resync, and
+// checks what must hold for any input.
+func checkInvariants(t *testing.T, data []byte) (recs []Record, err error) {
+	t.Helper()
+	p, c := newCollector(false)
+	err = p.ParseChunk(data, c.fn)
+	last := -1
+	var tuples uint64
+	for _, r := range c.recs {
+		if r.Start <= last || r.End <= r.Start || r.End > len(data) || data[r.Start] != '{' || data[r.End-1] != '}' {
+			t.Fatalf("bad record offsets %d-%d (previous end %d, len %d)", r.Start, r.End, last, len(data))
+		}
+		if !json.Valid(data[r.Start:r.End]) && utf8.Valid(data[r.Start:r.End]) {
+			t.Fatalf("delivered record is not valid JSON: %q", data[r.Start:r.End])
+		}
+		last = r.End - 1
+		tuples += uint64(len(r.Tuples))
+		for i, tp := range r.Tuples {
+			if i > 0 && tp.Index <= r.Tuples[i-1].Index {
+				t.Fatalf("tuple indexes not increasing")
+			}
+			if !tp.Src.IsValid() || !tp.Dst.IsValid() || tp.Direction == DirectionUnknown || tp.Decision == DecisionUnknown {
+				t.Fatalf("incomplete tuple %+v", tp)
+			}
+		}
+	}
+	if p.Stats.Records != uint64(len(c.recs)) || p.Stats.Tuples != tuples || p.Stats.Bytes > uint64(len(data)) {
+		t.Fatalf("stats %+v for %d records %d tuples", p.Stats, len(c.recs), tuples)
+	}
+	if se, ok := err.(*SyntaxError); ok && (se.Offset < 0 || se.Offset > len(data) || se.RecordStart > se.Offset) {
+		t.Fatalf("bad error offsets %+v", se)
+	} else if err != nil && !ok {
+		t.Fatalf("unexpected error type %T %v", err, err)
+	}
+
+	// With Resync: never an error, and at least the records delivered
+	// before the first error.
+	pr, cr := newCollector(true)
+	if rerr := pr.ParseChunk(data, cr.fn); rerr != nil {
+		t.Fatalf("resync returned %v", rerr)
+	}
+	if len(cr.recs) < len(c.recs) || !reflect.DeepEqual(cr.recs[:len(c.recs)], c.recs) {
+		t.Fatalf("resync lost records: %d < %d", len(cr.recs), len(c.recs))
+	}
+	if err == nil && (len(cr.recs) != len(c.recs) || pr.Stats.SkippedRecords[SkipMalformed] != 0) {
+		t.Fatalf("resync changed a valid parse")
+	}
+	return c.recs, err
+}
+
+func FuzzParse(f *testing.F) {
+	for _, name := range []string{"vnet_pt1h.json", "nsg_v1.json", "nsg_v2.json"} {
+		b, err := os.ReadFile(filepath.Join("testdata", name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	blocks, _ := filepath.Glob("testdata/vnet_blocks/block*")
+	for _, n := range blocks {
+		b, err := os.ReadFile(n)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		recs, err := checkInvariants(t, data)
+
+		// Document mode against encoding/json.
+		compareWithReference(t, data)
+
+		// Chunk mode against document mode on the same records.
+		trimmed := bytes.TrimLeft(data, " \t\r\n")
+		if headLen(trimmed) > 0 {
+			return
+		}
+		body := bytes.TrimPrefix(trimmed, []byte(","))
+		doc := append(append([]byte(`{"records":[`), body...), "]}"...)
+		off := len(data) - len(body) - len(`{"records":[`)
+		pd, cd := newCollector(false)
+		derr := pd.ParseDocument(doc, cd.fn)
+		switch {
+		case err != nil && derr == nil:
+			t.Fatalf("chunk rejected (%v) but the wrapped document parsed\ninput %q", err, data)
+		case err == nil && derr == nil:
+			if len(recs) != len(cd.recs) {
+				t.Fatalf("chunk gave %d records, document %d", len(recs), len(cd.recs))
+			}
+			for i := range recs {
+				d := cd.recs[i]
+				d.Start += off
+				d.End += off
+				if !reflect.DeepEqual(recs[i], d) {
+					t.Fatalf("record %d differs between chunk and document parse", i)
+				}
+			}
+		case err == nil && derr != nil:
+			// Only a tail block explains this.
+			if !bytes.HasSuffix(bytes.TrimRight(data, " \t\r\n"), []byte("}")) {
+				t.Fatalf("chunk accepted but wrapped document rejected (%v)\ninput %q", derr, data)
+			}
+		}
+		compareWithReference(t, doc)
+	})
+}
