@@ -8,8 +8,7 @@ import (
 
 // interner deduplicates AS paths, community lists and whole attribute sets.
 // Every object carries a reference count: an AS path and a community list
-// count the attribute sets (and, for AS paths, the unstripped paths) that
-// point to them; an attribute set counts the routes that carry it. An
+// count the attribute sets that point to them; an attribute set counts the routes that carry it. An
 // object leaves its map the moment its count drops to zero, so the tables
 // never hold anything that no route uses. The RIB lock protects it.
 type interner struct {
@@ -17,7 +16,6 @@ type interner struct {
 	comms    map[string]*Communities
 	large    map[string]*LargeCommunities
 	attrs    map[attrKey]*Attrs
-	collapse []uint32 // ASNs removed by ASPath.Stripped
 	buf      []byte
 }
 
@@ -35,13 +33,12 @@ type attrKey struct {
 	class     Class
 }
 
-func newInterner(collapse []uint32) *interner {
+func newInterner() *interner {
 	return &interner{
 		paths:    make(map[string]*ASPath),
 		comms:    make(map[string]*Communities),
 		large:    make(map[string]*LargeCommunities),
 		attrs:    make(map[attrKey]*Attrs),
-		collapse: slices.Clone(collapse),
 	}
 }
 
@@ -83,44 +80,7 @@ func (in *interner) path(segs []Segment) *ASPath {
 		refs:      1,
 	}
 	in.paths[key] = p
-	if st, ok := in.strip(cp); ok {
-		p.stripped = in.path(st)
-	} else {
-		p.stripped = p
-	}
 	return p
-}
-
-// strip returns segs without the collapse ASNs, and whether anything was
-// removed. Segments left empty are dropped.
-func (in *interner) strip(segs []Segment) ([]Segment, bool) {
-	if len(in.collapse) == 0 {
-		return nil, false
-	}
-	found := false
-	for _, s := range segs {
-		for _, a := range s.ASNs {
-			if slices.Contains(in.collapse, a) {
-				found = true
-			}
-		}
-	}
-	if !found {
-		return nil, false
-	}
-	out := make([]Segment, 0, len(segs))
-	for _, s := range segs {
-		var keep []uint32
-		for _, a := range s.ASNs {
-			if !slices.Contains(in.collapse, a) {
-				keep = append(keep, a)
-			}
-		}
-		if len(keep) > 0 {
-			out = append(out, Segment{Type: s.Type, ASNs: keep})
-		}
-	}
-	return out, true
 }
 
 func (in *interner) releasePath(p *ASPath) {
@@ -129,9 +89,6 @@ func (in *interner) releasePath(p *ASPath) {
 		return
 	}
 	delete(in.paths, p.key)
-	if p.stripped != p {
-		in.releasePath(p.stripped)
-	}
 }
 
 func (in *interner) communities(vals []Community) *Communities {

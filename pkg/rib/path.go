@@ -188,9 +188,8 @@ type ASPath struct {
 	// confederation segments.
 	Length int
 
-	key      string
-	stripped *ASPath // this path with the collapse ASNs removed (itself if none)
-	refs     int32
+	key  string
+	refs int32
 }
 
 // Contains reports whether asn appears anywhere in the path (sets included).
@@ -204,10 +203,6 @@ func (a *ASPath) Contains(asn uint32) bool {
 	}
 	return false
 }
-
-// Stripped returns the path with the RIB's collapse ASNs (65515 by default)
-// removed; it is the path itself when it has none.
-func (a *ASPath) Stripped() *ASPath { return a.stripped }
 
 // String formats the path the usual way: sequences space separated, sets in
 // braces, confederation segments in parentheses.

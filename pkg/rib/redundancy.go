@@ -26,17 +26,20 @@ type redundancyState struct {
 func (r *RIB) forwardingHop(rt route) netip.Addr {
 	nh := rt.attrs.NextHop
 	p := &r.peers[rt.peer].peer
-	if nh == p.Addr && slices.Contains(r.in.collapse, p.ASN) {
+	if nh == p.Addr && slices.Contains(r.cfg.CollapseASNs, p.ASN) {
 		return netip.Addr{}
 	}
 	return nh
 }
 
-// samePath reports whether two routes are the same path for redundancy:
-// equal AS paths once the collapse ASNs are removed, and equal forwarding
-// hops. The peer, the path ID and the other attributes do not matter.
+// samePath reports whether two routes are the same path for redundancy and
+// flap scoring: they have the same forwarding hop. The peer, the path ID,
+// the AS path and the other attributes do not matter: two sessions that
+// hand over the same next hop give no forwarding redundancy, and comparing
+// AS paths would count two paths for a moment each time a change reaches
+// the two Route Server instances a few milliseconds apart.
 func (r *RIB) samePath(a, b route) bool {
-	return a.attrs.ASPath.stripped == b.attrs.ASPath.stripped && r.forwardingHop(a) == r.forwardingHop(b)
+	return r.forwardingHop(a) == r.forwardingHop(b)
 }
 
 // distinctPaths counts the routes that are pairwise not samePath.

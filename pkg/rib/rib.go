@@ -14,10 +14,11 @@ import (
 // Config configures a RIB. Start from DefaultConfig; an analysis whose
 // Enabled field is false costs nothing and emits nothing.
 type Config struct {
-	// CollapseASNs are removed from AS paths before paths are compared for
-	// redundancy and flap scoring (see the package documentation). nil
-	// means the default, 65515 (Azure gateways and Route Server); use an
-	// empty non-nil slice for none.
+	// CollapseASNs are the ASNs of services whose instances count as one
+	// forwarding hop when they announce themselves as next hop (see the
+	// package documentation on distinct paths). nil means the default,
+	// 65515 (Azure gateways and Route Server); use an empty non-nil slice
+	// for none.
 	CollapseASNs []uint32
 	// Classes configures route classification. A nil Rules means
 	// DefaultClassConfig; use an empty non-nil slice for no rules.
@@ -154,7 +155,7 @@ func New(cfg Config) (*RIB, error) {
 	r := &RIB{
 		cfg:        cfg,
 		onEvent:    cfg.OnEvent,
-		in:         newInterner(cfg.CollapseASNs),
+		in:         newInterner(),
 		cls:        cls,
 		peerIdx:    make(map[Peer]uint32),
 		overlap:    make(map[netip.Prefix]*overlapState),
