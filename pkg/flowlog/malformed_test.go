@@ -323,22 +323,22 @@ func TestKeyOrderDuplicatesAndNulls(t *testing.T) {
 func TestChunkFraming(t *testing.T) {
 	r := vnetRec("4", tupA)
 	ok := map[string]int{
-		"":                               0,
-		" \r\n\t":                        0,
-		",":                              0,
-		`{"records":[`:                   0,
-		` { "records" : [ `:              0,
-		`]}`:                             0,
-		" ] } \n":                        0,
-		`{"records":[]}`:                 0,
-		r:                                1,
-		"," + r:                          1,
-		" ,\n" + r + " \n, " + r + "\n":  2,
-		`{"records":[` + r + "," + r:     2,
-		"," + r + "]}":                   1,
-		`{"records":[` + r + `]}`:        1,
-		`{"records":[` + "," + r + `]}`:  1,
-		"\n" + r + "\r\n]\r\n}\r\n":      1,
+		"":                              0,
+		" \r\n\t":                       0,
+		",":                             0,
+		`{"records":[`:                  0,
+		` { "records" : [ `:             0,
+		`]}`:                            0,
+		" ] } \n":                       0,
+		`{"records":[]}`:                0,
+		r:                               1,
+		"," + r:                         1,
+		" ,\n" + r + " \n, " + r + "\n": 2,
+		`{"records":[` + r + "," + r:    2,
+		"," + r + "]}":                  1,
+		`{"records":[` + r + `]}`:       1,
+		`{"records":[` + "," + r + `]}`: 1,
+		"\n" + r + "\r\n]\r\n}\r\n":     1,
 	}
 	for chunk, n := range ok {
 		_, c, err := parseChunkString(t, false, chunk)

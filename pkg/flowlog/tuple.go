@@ -35,10 +35,16 @@ func uintField(b []byte, i int, max uint64) (v uint64, n, next int, ok bool) {
 			break
 		}
 		d := uint64(c - '0')
-		if d > 9 || v > (max-d)/10 {
+		if d > 9 {
+			return 0, 0, 0, false
+		}
+		if j-i >= 18 && v > (1<<64-1-d)/10 { // only long fields can overflow
 			return 0, 0, 0, false
 		}
 		v = v*10 + d
+	}
+	if v > max {
+		return 0, 0, 0, false
 	}
 	return v, j - i, j + 1, true
 }
@@ -66,8 +72,32 @@ func tsField(b []byte, i int) (t time.Time, next int, ok bool) {
 	return time.Unix(int64(v), 0).UTC(), next, true
 }
 
-// addrField parses an IP address field followed by a comma.
+// addrField parses an IP address field followed by a comma. Plain dotted
+// IPv4 is parsed in the same pass that finds the comma; anything else goes
+// through parseAddr.
 func addrField(b []byte, i int) (a netip.Addr, next int, ok bool) {
+	var q [4]byte
+	val, pos, digits := 0, 0, 0
+	for j := i; j < len(b); j++ {
+		c := b[j]
+		if c >= '0' && c <= '9' && digits < 3 {
+			val = val*10 + int(c-'0')
+			digits++
+			continue
+		}
+		if c == '.' && digits > 0 && pos < 3 && val <= 255 && (digits == 1 || b[j-digits] != '0') {
+			q[pos] = byte(val)
+			pos++
+			val, digits = 0, 0
+			continue
+		}
+		if c == ',' && pos == 3 && digits > 0 && val <= 255 && (digits == 1 || b[j-digits] != '0') {
+			q[3] = byte(val)
+			return netip.AddrFrom4(q), j + 1, true
+		}
+		break
+	}
+	// Slow path: IPv6, or an invalid address.
 	j := fieldEnd(b, i)
 	if j == len(b) {
 		return a, 0, false

@@ -101,14 +101,14 @@ const (
 	// EncryptionOther is an encryption code this package does not know;
 	// the verbatim code is in Tuple.EncryptionText.
 	EncryptionOther
-	EncryptionX                   // X: encrypted
-	EncryptionNX                  // NX: not encrypted
-	EncryptionNXHWNotSupported    // NX_HW_NOT_SUPPORTED
-	EncryptionNXSWNotReady        // NX_SW_NOT_READY
-	EncryptionNXNotAccepted       // NX_NOT_ACCEPTED
-	EncryptionNXNotSupported      // NX_NOT_SUPPORTED
-	EncryptionNXLocalDst          // NX_LOCAL_DST
-	EncryptionNXFallback          // NX_FALLBACK
+	EncryptionX                // X: encrypted
+	EncryptionNX               // NX: not encrypted
+	EncryptionNXHWNotSupported // NX_HW_NOT_SUPPORTED
+	EncryptionNXSWNotReady     // NX_SW_NOT_READY
+	EncryptionNXNotAccepted    // NX_NOT_ACCEPTED
+	EncryptionNXNotSupported   // NX_NOT_SUPPORTED
+	EncryptionNXLocalDst       // NX_LOCAL_DST
+	EncryptionNXFallback       // NX_FALLBACK
 	numEncryption
 )
 
