@@ -12,11 +12,11 @@ import (
 // object leaves its map the moment its count drops to zero, so the tables
 // never hold anything that no route uses. The RIB lock protects it.
 type interner struct {
-	paths    map[string]*ASPath
-	comms    map[string]*Communities
-	large    map[string]*LargeCommunities
-	attrs    map[attrKey]*Attrs
-	buf      []byte
+	paths map[string]*ASPath
+	comms map[string]*Communities
+	large map[string]*LargeCommunities
+	attrs map[attrKey]*Attrs
+	buf   []byte
 }
 
 // attrKey identifies an attribute set; interned components are compared by
@@ -35,10 +35,10 @@ type attrKey struct {
 
 func newInterner() *interner {
 	return &interner{
-		paths:    make(map[string]*ASPath),
-		comms:    make(map[string]*Communities),
-		large:    make(map[string]*LargeCommunities),
-		attrs:    make(map[attrKey]*Attrs),
+		paths: make(map[string]*ASPath),
+		comms: make(map[string]*Communities),
+		large: make(map[string]*LargeCommunities),
+		attrs: make(map[attrKey]*Attrs),
 	}
 }
 

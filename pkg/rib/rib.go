@@ -111,8 +111,8 @@ type peerState struct {
 	counts [NumFamilies][NumClasses]int
 
 	// prefix count analysis
-	pcBase    int
-	pcBaseAt  int64
+	pcBase   int
+	pcBaseAt int64
 	pcActive bool
 	pcStart  int64
 
