@@ -189,6 +189,7 @@ type op struct {
 	id     uint16
 	slot   slot
 	conv   conv
+	fast   uint8 // decodeFixed fast path
 	pen    uint32
 }
 
@@ -298,6 +299,7 @@ func compile(fields []templateField) plan {
 			o.off = uint16(off)
 			off += int(o.length)
 			if o.conv != convSkip {
+				o.fast = fastPath(&o)
 				kept = append(kept, o)
 			}
 		}
@@ -495,13 +497,59 @@ func storeUint(r *Record, s slot, v uint64) {
 }
 
 // decodeFixed decodes one record of a fixed-length plan. rec must be
-// exactly p.recLen bytes.
+// exactly p.recLen bytes. The most common conversions are handled inline;
+// the others go through op.apply.
 func (p *plan) decodeFixed(r *Record, rec []byte, m *msgContext) {
 	for i := range p.ops {
 		o := &p.ops[i]
-		off := int(o.off)
-		o.apply(r, rec[off:off+int(o.length)], m)
+		b := rec[o.off:]
+		switch o.fast {
+		case fastU8:
+			storeUint(r, o.slot, uint64(b[0]))
+		case fastU16:
+			storeUint(r, o.slot, uint64(binary.BigEndian.Uint16(b)))
+		case fastU32:
+			storeUint(r, o.slot, uint64(binary.BigEndian.Uint32(b)))
+		case fastU64:
+			storeUint(r, o.slot, binary.BigEndian.Uint64(b))
+		case fastAddr4:
+			storeAddr(r, o.slot, netip.AddrFrom4([4]byte(b[:4])))
+		case fastMillis8:
+			storeTime(r, o.slot, time.UnixMilli(int64(binary.BigEndian.Uint64(b))).UTC())
+		default:
+			o.apply(r, b[:o.length], m)
+		}
 	}
+}
+
+// fast paths of decodeFixed.
+const (
+	fastNone uint8 = iota
+	fastU8
+	fastU16
+	fastU32
+	fastU64
+	fastAddr4
+	fastMillis8
+)
+
+// fastPath returns the decodeFixed fast path of an op.
+func fastPath(o *op) uint8 {
+	switch {
+	case o.conv == convUint && o.length == 1:
+		return fastU8
+	case o.conv == convUint && o.length == 2:
+		return fastU16
+	case o.conv == convUint && o.length == 4:
+		return fastU32
+	case o.conv == convUint && o.length == 8:
+		return fastU64
+	case o.conv == convAddr && o.length == 4:
+		return fastAddr4
+	case o.conv == convMillis && o.length == 8:
+		return fastMillis8
+	}
+	return fastNone
 }
 
 // decodeVar decodes one record of a variable-length plan from the start
