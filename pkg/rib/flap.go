@@ -168,6 +168,9 @@ func (r *RIB) flapTick(t int64) {
 			routes = e.routes
 		}
 		r.flapResolve(d.pfx, d.st, routes)
+		if r.decay(d.st.score, d.st.at, t) < flapForget {
+			delete(r.flaps, d.pfx)
+		}
 	}
 }
 
