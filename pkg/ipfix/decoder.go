@@ -145,7 +145,8 @@ func NewDecoder(cfg Config) *Decoder {
 //
 // The *Record passed to fn, its Extra slice and every Field.Value are
 // reused or reference msg: they are only valid during the call. msg is
-// not retained after Decode returns.
+// not retained after Decode returns. Bytes past the IPFIX message length
+// are ignored (one message per datagram, RFC 7011 section 10.3.3).
 func (d *Decoder) Decode(exporter netip.Addr, msg []byte, fn func(*Record)) (err error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -202,7 +203,12 @@ func (d *Decoder) domain(addr netip.Addr, key domainKey, now int64) *domain {
 		e = d.exporters[addr]
 		if e == nil {
 			if len(d.exporters) >= d.cfg.MaxExporters {
-				d.sweep(now)
+				// Sweeping walks all state: at most once a second here,
+				// or a flood of new sources would make every message
+				// cost a sweep.
+				if now-d.lastSweep >= int64(time.Second) {
+					d.sweep(now)
+				}
 				if len(d.exporters) >= d.cfg.MaxExporters {
 					d.note(nil, ErrExporterLimit)
 					return nil
