@@ -69,6 +69,8 @@ const (
 	FlowFromAzureIOPackets = "flow.from_azure.io.packets"
 	FlowIOBytesSampled     = "flow.io.bytes.sampled"
 	FlowIOPacketsSampled   = "flow.io.packets.sampled"
+	// FlowSamplingRateSource says where the applied rate came from: record, config, forced, default, unknown.
+	FlowSamplingRateSource = "flow.sampling_rate.source"
 	FlowClientAddress      = "flow.client.address"
 	FlowServerAddress      = "flow.server.address"
 	FlowServerPort         = "flow.server.port"
