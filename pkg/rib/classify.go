@@ -101,8 +101,9 @@ func DefaultClassConfig() ClassConfig {
 }
 
 type classifier struct {
-	rules []ClassRule
-	def   Class
+	rules      []ClassRule
+	def        Class
+	byPrefixes bool // some rule looks at prefixes: no memo
 }
 
 func newClassifier(c ClassConfig) (*classifier, error) {
@@ -125,6 +126,9 @@ func newClassifier(c ClassConfig) (*classifier, error) {
 			r.Prefixes[j] = p.Masked()
 		}
 		cl.rules = append(cl.rules, r)
+		if len(r.Prefixes) > 0 {
+			cl.byPrefixes = true
+		}
 	}
 	return cl, nil
 }
@@ -135,6 +139,18 @@ func prefixWithin(p, q netip.Prefix) bool {
 }
 
 func (c *classifier) classify(pfx netip.Prefix, peerASN uint32, path *ASPath) Class {
+	if c.byPrefixes {
+		return c.eval(pfx, peerASN, path)
+	}
+	if path.memoOK && path.memoPeer == peerASN {
+		return path.memoClass
+	}
+	cl := c.eval(pfx, peerASN, path)
+	path.memoPeer, path.memoClass, path.memoOK = peerASN, cl, true
+	return cl
+}
+
+func (c *classifier) eval(pfx netip.Prefix, peerASN uint32, path *ASPath) Class {
 	origin := path.OriginASN
 	if len(path.Segments) == 0 {
 		origin = peerASN

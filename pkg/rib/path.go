@@ -190,6 +190,12 @@ type ASPath struct {
 
 	key  string
 	refs int32
+
+	// Memo of the last classification, valid when the rules do not look
+	// at prefixes (the class then depends on the path and the peer ASN).
+	memoPeer  uint32
+	memoClass Class
+	memoOK    bool
 }
 
 // Contains reports whether asn appears anywhere in the path (sets included).
