@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"unicode/utf8"
 )
@@ -50,11 +51,12 @@ func hasDuplicateTopKeys(doc []byte) bool {
 }
 
 // compareWithReference checks ParseDocument against refParseDocument:
-// same acceptance, same records, tuples and skip counts.
-func compareWithReference(t *testing.T, doc []byte) {
+// same acceptance, same records, tuples and skip counts. It reports
+// whether both accepted the document and were compared.
+func compareWithReference(t *testing.T, doc []byte) bool {
 	t.Helper()
 	if !utf8.Valid(doc) || hasDuplicateTopKeys(doc) {
-		return // encoding/json accepts invalid UTF-8; we reject it
+		return false // encoding/json accepts invalid UTF-8; we reject it
 	}
 	ref, refErr := refParseDocument(doc)
 	p, c := newCollector(false)
@@ -63,7 +65,7 @@ func compareWithReference(t *testing.T, doc []byte) {
 		t.Fatalf("acceptance differs: streaming %v, reference %v\ninput %q", err, refErr, doc)
 	}
 	if err != nil {
-		return
+		return false
 	}
 	if got, want := stripRefFields(c.recs), stripRefFields(ref.Records); !reflect.DeepEqual(got, want) {
 		t.Fatalf("records differ\n got %+v\nwant %+v\ninput %q", got, want, doc)
@@ -73,6 +75,7 @@ func compareWithReference(t *testing.T, doc []byte) {
 			t.Fatalf("skip counts differ: streaming %v reference %v\ninput %q", p.Stats.SkippedRecords, ref.Skipped, doc)
 		}
 	}
+	return true
 }
 
 // checkInvariants parses data as a chunk, with and without Resync, and
@@ -116,7 +119,7 @@ func checkInvariants(t *testing.T, data []byte) (recs []Record, err error) {
 	if rerr := pr.ParseChunk(data, cr.fn); rerr != nil {
 		t.Fatalf("resync returned %v", rerr)
 	}
-	if len(cr.recs) < len(c.recs) || !reflect.DeepEqual(cr.recs[:len(c.recs)], c.recs) {
+	if len(cr.recs) < len(c.recs) || (len(c.recs) > 0 && !reflect.DeepEqual(cr.recs[:len(c.recs)], c.recs)) {
 		t.Fatalf("resync lost records: %d < %d", len(cr.recs), len(c.recs))
 	}
 	if err == nil && (len(cr.recs) != len(c.recs) || pr.Stats.SkippedRecords[SkipMalformed] != 0) {
@@ -141,7 +144,14 @@ func FuzzParse(f *testing.F) {
 		}
 		f.Add(b)
 	}
-	f.Fuzz(func(t *testing.T, data []byte) {
+	for _, r := range trickyRecords {
+		f.Add([]byte(r))
+	}
+	f.Fuzz(fuzzParse)
+}
+
+func fuzzParse(t *testing.T, data []byte) {
+	{
 		recs, err := checkInvariants(t, data)
 
 		// Document mode against encoding/json.
@@ -179,5 +189,56 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 		compareWithReference(t, doc)
+	}
+}
+
+// FuzzTuple compares the tuple parsers (and the address parser) with the
+// strings.Split / strconv / netip reference on arbitrary tuple text.
+func FuzzTuple(f *testing.F) {
+	for _, s := range []string{
+		"1715677203599,10.1.0.4,192.0.2.180,23956,443,6,O,B,NX,0,0,0,0",
+		"1715677212,fd00:10:1::4,2001:db8:abcd:12::1f,40001,8443,6,O,C,NX_HW_NOT_SUPPORTED,120,98304,95,12160",
+		"1715677211000,::ffff:203.0.113.77,::,41230,3389,6,I,D,NX_NEW,,,,",
+		"1487282421,42.119.146.95,10.1.0.4,51529,5358,T,I,D",
+		"1542110377,10.5.16.4,13.67.143.118,59831,443,T,O,A,B,,,,",
+		"1542110380,10.5.16.4,13.67.143.115,44931,443,T,O,A,C,30,16978,24,14008",
+		"1,1:2:3:4:5:6:7:8,1::,0,65535,255,I,E,X,18446744073709551615,0,0,0",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		var p Parser
+		var got Tuple
+		b := []byte(s)
+		for _, mode := range []int{0, 1, 2} {
+			var msg string
+			var want Tuple
+			var ok bool
+			switch mode {
+			case 0:
+				msg = p.parseVNetTuple(b, &got)
+				want, ok = refVNetTuple(s)
+			case 1:
+				msg = p.parseNSGTuple(b, &got, false)
+				want, ok = refNSGTuple(s, false)
+			case 2:
+				msg = p.parseNSGTuple(b, &got, true)
+				want, ok = refNSGTuple(s, true)
+			}
+			if (msg == "") != ok {
+				t.Fatalf("mode %d: streaming %q, reference ok=%v for %q", mode, msg, ok, s)
+			}
+			if ok && got != want {
+				t.Fatalf("mode %d: %q\n got %+v\nwant %+v", mode, s, got, want)
+			}
+		}
+		// Every comma-free piece as an address.
+		for _, f := range strings.Split(s, ",") {
+			a, ok := parseAddr([]byte(f))
+			ra, rok := refAddr(f)
+			if ok != rok || a != ra {
+				t.Fatalf("address %q: got %v %v, netip %v %v", f, a, ok, ra, rok)
+			}
+		}
 	})
 }

@@ -280,7 +280,10 @@ func refTS(f string) (time.Time, bool) {
 
 func refAddr(f string) (netip.Addr, bool) {
 	a, err := netip.ParseAddr(f)
-	return a, err == nil && a.Zone() == ""
+	if err != nil || a.Zone() != "" {
+		return netip.Addr{}, false
+	}
+	return a, true
 }
 
 func refUint(f string, bits int) (uint64, bool) {
