@@ -125,6 +125,11 @@ func checkInvariants(t *testing.T, data []byte) (recs []Record, err error) {
 	if err == nil && (len(cr.recs) != len(c.recs) || pr.Stats.SkippedRecords[SkipMalformed] != 0) {
 		t.Fatalf("resync changed a valid parse")
 	}
+	if pr.Stats.SkippedBytes > uint64(len(data)) {
+		t.Fatalf("skipped %d bytes of %d", pr.Stats.SkippedBytes, len(data))
+	}
+	pr.Stats = Stats{}
+	_ = pr.ParseDocument(data, cr.fn) // must terminate without panicking
 	return c.recs, err
 }
 

@@ -66,11 +66,19 @@ func TestTruncatedRecord(t *testing.T) {
 	if len(c.recs) != 2 || c.recs[1].Tuples[0].Src != ip("10.1.0.5") || c.recs[1].Start != len(r1)+1+len(cut)+1 {
 		t.Fatalf("resync: %d records", len(c.recs))
 	}
-	if p.Stats.SkippedRecords[SkipMalformed] != 1 || p.Stats.SkippedBytes != uint64(len(cut)) || len(c.errs) != 1 {
+	if p.Stats.SkippedRecords[SkipMalformed] != 1 || p.Stats.SkippedBytes != uint64(len(cut)+1) || len(c.errs) != 1 {
 		t.Errorf("resync stats %+v errors %v", p.Stats, c.errs)
 	}
 	if c.recs[1].Index != 2 {
 		t.Errorf("record after the broken one has Index %d, want 2", c.recs[1].Index)
+	}
+
+	// The same in a document, with nothing to resume at.
+	p, c = newCollector(true)
+	doc := `{"records":[` + r1 + "," + cut
+	if err := p.ParseDocument([]byte(doc), c.fn); err != nil || len(c.recs) != 1 ||
+		p.Stats.SkippedBytes != uint64(len(cut)) || p.Stats.SkippedRecords[SkipMalformed] != 1 {
+		t.Errorf("document resync to end: %v, %d records, %+v", err, len(c.recs), p.Stats)
 	}
 }
 
@@ -295,6 +303,14 @@ func TestKeyOrderDuplicatesAndNulls(t *testing.T) {
 	_, c, err = parseChunkString(t, false, nsg)
 	if err != nil || len(c.recs) != 1 || len(c.recs[0].Tuples) != 1 || c.recs[0].Tuples[0].BytesDstToSrc != 4 || c.recs[0].Tuples[0].MAC != "m" {
 		t.Fatalf("NSG order: %v %+v", err, c.recs)
+	}
+	// A bad tuple in flows decoded after the record was scanned is reported
+	// with the record's offset.
+	deferred := `,` + strings.Replace(nsg, `"flowTuples":[`, `"flowTuples":["1,2,3",`, 1)
+	p, c, err := parseChunkString(t, false, deferred)
+	var te *TupleError
+	if err != nil || len(c.recs) != 1 || len(c.errs) != 1 || !errors.As(c.errs[0], &te) || te.RecordStart != 1 || te.Index != 0 || p.Stats.BadTuples != 1 {
+		t.Errorf("deferred bad tuple: %v %v", err, c.errs)
 	}
 	// Duplicates: the last one wins, as with encoding/json.
 	dup := `{"flowLogVersion":5,"flowRecords":{"flows":[{"flowGroups":[{"flowTuples":["` + tupA + `"]}]}]},` +

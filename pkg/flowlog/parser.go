@@ -1,6 +1,13 @@
 package flowlog
 
-import "bytes"
+import (
+	"bytes"
+	"errors"
+)
+
+// errSkippedToEnd ends a list when resynchronisation found no further
+// record; the rest of the input was skipped.
+var errSkippedToEnd = errors.New("flowlog: skipped to end of input")
 
 // Parser decodes flow log records. The zero value is ready to use. A Parser
 // keeps reusable buffers and is not safe for concurrent use; use one per
@@ -64,7 +71,11 @@ func (p *Parser) ParseChunk(chunk []byte, fn func(*Record) error) error {
 	if s.peek() == ',' {
 		s.pos++
 	}
-	return p.finish(p.parseList(fn, false))
+	err := p.parseList(fn, false)
+	if err == errSkippedToEnd {
+		err = nil
+	}
+	return p.finish(err)
 }
 
 // ParseDocument parses a complete flow log document, a JSON object whose
@@ -74,6 +85,9 @@ func (p *Parser) ParseDocument(doc []byte, fn func(*Record) error) error {
 	s := &p.s
 	s.reset(doc)
 	err := p.parseDocument(fn)
+	if err == errSkippedToEnd {
+		err = nil
+	}
 	return p.finish(err)
 }
 
@@ -220,21 +234,19 @@ func (p *Parser) parseList(fn func(*Record) error, inDoc bool) error {
 		// Recover: skip to the next plausible record start.
 		p.Stats.SkippedRecords[SkipMalformed]++
 		p.report(se)
-		from := se.Offset
+		bad := min(se.Offset, len(s.data))
 		if se.RecordStart >= 0 {
-			from = se.RecordStart + 1
+			bad = se.RecordStart
 		}
-		from = min(from, len(s.data))
-		next := NextRecord(s.data, from)
-		if next < 0 {
-			p.Stats.SkippedBytes += uint64(len(s.data) - from)
-			s.pos = len(s.data)
-			s.recStart = -1
-			return nil
-		}
-		p.Stats.SkippedBytes += uint64(next - from)
-		s.pos = next
 		s.recStart = -1
+		next := NextRecord(s.data, bad+1)
+		if next < 0 {
+			p.Stats.SkippedBytes += uint64(len(s.data) - bad)
+			s.pos = len(s.data)
+			return errSkippedToEnd
+		}
+		p.Stats.SkippedBytes += uint64(next - bad)
+		s.pos = next
 		needComma = false
 	}
 }
@@ -332,7 +344,7 @@ func (p *Parser) readString() (b []byte, ok bool, err error) {
 	return nil, false, s.skipValue()
 }
 
-// nextObjectKey advances after a member value: it returns true if another
+// nextMember advances after a member value: it returns true if another
 // key follows and false at the closing '}'.
 func (s *scanner) nextMember() (bool, error) {
 	switch s.peek() {
@@ -601,6 +613,7 @@ func (p *Parser) parseRecord(fn func(*Record) error, index int) error {
 		}
 	}
 	r.Start, r.End, r.Index = start, s.pos, index
+	err := p.finishRecord(fn, badKeys, vnetVer, &vnet, &nsg, inline, inlineStart)
 	s.recStart = -1
-	return p.finishRecord(fn, badKeys, vnetVer, &vnet, &nsg, inline, inlineStart)
+	return err
 }

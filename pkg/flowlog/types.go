@@ -268,11 +268,15 @@ type Stats struct {
 	// Records and Tuples count delivered records and tuples.
 	Records uint64
 	Tuples  uint64
-	// Bytes counts input bytes consumed, including skipped ones.
+	// Bytes counts the input bytes parsed, skipped ones included: the
+	// whole input, or, when a *SyntaxError is returned, the bytes before
+	// the failing record (or before the error, outside records).
 	Bytes uint64
 	// SkippedRecords counts records that were not delivered, by reason.
 	SkippedRecords [NumSkipReasons]uint64
-	// SkippedBytes counts bytes passed over while resynchronising.
+	// SkippedBytes counts the bytes passed over while resynchronising:
+	// from the start of each malformed record (or the unexpected byte
+	// between records) to where parsing resumed, or to the end of input.
 	SkippedBytes uint64
 	// BadTuples counts tuples skipped because they could not be parsed
 	// (wrong field count, bad address, bad number, bad code). Tuples of
