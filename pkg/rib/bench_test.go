@@ -128,6 +128,7 @@ func BenchmarkAnnounce(b *testing.B) {
 	}{
 		{"analyses=off", allOff},
 		{"analyses=on", func(*Config) {}},
+		{"analyses=on,overlap=off", func(c *Config) { c.Overlap.Enabled = false }},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			var events int
