@@ -14,6 +14,8 @@ STATICCHECK_VERSION := v0.7.0
 OCB          := $(BIN)/builder-$(OCB_VERSION)
 NFPM         := $(BIN)/nfpm-$(NFPM_VERSION)
 STATICCHECK  := $(BIN)/staticcheck-$(STATICCHECK_VERSION)
+# mdatagen is pinned in tools/go.mod (v0.158.0: later versions need a module the proxy refuses).
+MDATAGEN     := $(BIN)/mdatagen-v0.158.0
 # Version from git: the nearest tag, else 0.0.0-<commit>; "-dirty" marks local changes.
 VERSION      ?= $(shell v=$$(git -C $(ROOT) describe --tags --match 'v*' --dirty 2>/dev/null) && echo $${v#v} || \
                   (c=$$(git -C $(ROOT) rev-parse --short HEAD 2>/dev/null) && echo 0.0.0-$$c$$(git -C $(ROOT) diff --quiet HEAD 2>/dev/null || echo -dirty)) || echo 0.0.0-dev)
@@ -21,7 +23,7 @@ COLLECTOR    := $(BIN)/otelcol-erviz
 FUZZTIME     ?= 20s
 export CGO_ENABLED ?= 0
 
-.PHONY: build generate run test unit integration deps lint bench fuzz package clean tools version
+.PHONY: build generate run test unit integration deps lint bench fuzz package clean tools version metadata
 
 version:
 	@echo $(VERSION)
@@ -41,7 +43,15 @@ $(STATICCHECK):
 	GOBIN=$(BIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 	mv $(BIN)/staticcheck $@
 
-tools: $(OCB) $(NFPM) $(STATICCHECK)
+$(MDATAGEN): $(ROOT)/tools/go.mod
+	@mkdir -p $(BIN)
+	cd $(ROOT)/tools && $(GO) build -o $@ go.opentelemetry.io/collector/cmd/mdatagen
+
+tools: $(OCB) $(NFPM) $(STATICCHECK) $(MDATAGEN)
+
+# Regenerate every component's internal/metadata, documentation.md and generated tests.
+metadata: $(MDATAGEN)
+	cd $(ROOT) && for m in $$(git ls-files '*metadata.yaml'); do (cd $$(dirname $$m) && $(MDATAGEN) metadata.yaml) || exit 1; done
 
 # Generate the distribution's sources (cmd/otelcol-erviz, not committed) with the version stamped in.
 generate: $(OCB)
@@ -79,7 +89,10 @@ test: deps build package
 	cd $(ROOT) && OTELCOL_ERVIZ_BIN=$(COLLECTOR) OTELCOL_ERVIZ_DEB=$$(ls -t $(DIST)/*.deb | head -1) \
 	  $(GO) test -count=1 -timeout 20m ./...
 
-lint: $(STATICCHECK)
+lint: $(STATICCHECK) metadata
+	@cd $(ROOT) && git diff --quiet -- ':(glob)**/internal/metadata/**' ':(glob)**/internal/metadatatest/**' \
+	  ':(glob)**/documentation.md' ':(glob)**/generated_*' || \
+	  (git diff --stat; echo "generated component metadata is out of date: run make metadata and commit"; exit 1)
 	cd $(ROOT) && $(GO) vet ./...
 	cd $(ROOT) && $(STATICCHECK) ./...
 	cd $(ROOT) && test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1)

@@ -49,7 +49,8 @@ func TestComponents(t *testing.T) {
 	}
 	want := map[string][]string{
 		"receivers":  {"otlp"},
-		"processors": {"batch", "memory_limiter", "transform", "filter", "attributes"},
+		"processors": {"sampling", "batch", "memory_limiter", "transform", "filter", "attributes"},
+		"connectors": {"flowmetrics"},
 		// v0.161.0 names the OTLP and Azure Monitor exporters otlp_grpc, otlp_http and azure_monitor.
 		"exporters":  {"debug", "otlp_grpc", "otlp_http", "file", "prometheus", "azure_monitor", "clickhouse"},
 		"extensions": {"file_storage", "health_check", "pprof", "zpages"},
@@ -57,6 +58,7 @@ func TestComponents(t *testing.T) {
 	have := map[string]map[string]bool{
 		"receivers": names(got.Receivers), "processors": names(got.Processors),
 		"exporters": names(got.Exporters), "extensions": names(got.Extensions),
+		"connectors": names(got.Connectors),
 	}
 	for kind, list := range want {
 		for _, n := range list {
