@@ -1,6 +1,7 @@
 package flowlog
 
 import (
+	"bytes"
 	"fmt"
 	"time"
 )
@@ -305,15 +306,6 @@ func (p *Parser) parseTuples(kind Kind, ver, fi, gi int) (string, error) {
 		idx := p.nextIndex
 		p.nextIndex++
 		if s.peek() == '"' {
-			start, end, esc, err := s.scanString()
-			if err != nil {
-				return "", err
-			}
-			raw := s.data[start:end]
-			if esc {
-				p.buf = unescape(p.buf[:0], raw)
-				raw = p.buf
-			}
 			ts := p.rec.Tuples
 			n := len(ts)
 			if n < cap(ts) {
@@ -322,14 +314,33 @@ func (p *Parser) parseTuples(kind Kind, ver, fi, gi int) (string, error) {
 				ts = append(ts, Tuple{})
 			}
 			t := &ts[n]
+			// Fast path: take the bytes up to the next quote and parse
+			// them as a tuple. If that succeeds, every byte was one the
+			// tuple grammar allows (see safeTuple), so the string was
+			// also valid JSON without escapes. Otherwise scan the string
+			// properly and parse its decoded value.
+			start := s.pos + 1
 			var msg string
-			switch {
-			case kind == KindVNet:
-				msg = p.parseVNetTuple(raw, t)
-			case ver == 1:
-				msg = p.parseNSGTuple(raw, t, false)
-			default:
-				msg = p.parseNSGTuple(raw, t, true)
+			var raw []byte
+			fast := false
+			if q := bytes.IndexByte(s.data[start:], '"'); q >= 0 {
+				raw = s.data[start : start+q]
+				if p.parseTuple(kind, ver, raw, t) == "" && safeTuple(t) {
+					s.pos = start + q + 1
+					fast = true
+				}
+			}
+			if !fast {
+				start, end, esc, err := s.scanString()
+				if err != nil {
+					return "", err
+				}
+				raw = s.data[start:end]
+				if esc {
+					p.buf = unescape(p.buf[:0], raw)
+					raw = p.buf
+				}
+				msg = p.parseTuple(kind, ver, raw, t)
 			}
 			if msg == "" {
 				t.Index, t.FlowIndex, t.GroupIndex = idx, fi, gi
@@ -349,6 +360,33 @@ func (p *Parser) parseTuples(kind Kind, ver, fi, gi int) (string, error) {
 			return "", err
 		}
 	}
+}
+
+// parseTuple parses one tuple of the given kind and version into t.
+func (p *Parser) parseTuple(kind Kind, ver int, raw []byte, t *Tuple) string {
+	switch {
+	case kind == KindVNet:
+		return p.parseVNetTuple(raw, t)
+	case ver == 1:
+		return p.parseNSGTuple(raw, t, false)
+	}
+	return p.parseNSGTuple(raw, t, true)
+}
+
+// safeTuple reports whether a successfully parsed tuple can only have come
+// from bytes that need no JSON validation: all its fields are digits,
+// address characters or fixed letters, except an unknown encryption code,
+// which is checked here for printable ASCII without backslashes.
+func safeTuple(t *Tuple) bool {
+	if t.Encryption != EncryptionOther {
+		return true
+	}
+	for i := 0; i < len(t.EncryptionText); i++ {
+		if c := t.EncryptionText[i]; c < 0x20 || c >= 0x7f || c == '\\' {
+			return false
+		}
+	}
+	return true
 }
 
 func (p *Parser) badTuple(idx int, text []byte, msg string) {

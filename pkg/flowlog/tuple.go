@@ -28,6 +28,21 @@ const (
 // is false for a non-digit or a value above max. Leading zeros are
 // accepted, as by strconv.ParseUint.
 func uintField(b []byte, i int, max uint64) (v uint64, n, next int, ok bool) {
+	// Fast path, small enough to be inlined: up to 19 digits cannot
+	// overflow.
+	j := i
+	for j < len(b) && b[j]-'0' <= 9 && j-i < 19 {
+		v = v*10 + uint64(b[j]-'0')
+		j++
+	}
+	if (j == len(b) || b[j] == ',') && v <= max {
+		return v, j - i, j + 1, true
+	}
+	return uintFieldSlow(b, i, max)
+}
+
+// uintFieldSlow is uintField for long fields and errors.
+func uintFieldSlow(b []byte, i int, max uint64) (v uint64, n, next int, ok bool) {
 	j := i
 	for ; j < len(b); j++ {
 		c := b[j]
