@@ -739,3 +739,39 @@ func TestAnalysesOff(t *testing.T) {
 		t.Fatalf("%+v", st)
 	}
 }
+
+// Look-ups run concurrently with changes (run with -race).
+func TestConcurrentUse(t *testing.T) {
+	r, _ := newRIB(t, nil)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 2000 {
+			pfx := netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(i >> 8), byte(i), 0}), 24)
+			_ = r.Announce(at(time.Duration(i)*time.Millisecond), rs0, Path{Prefix: pfx, NextHop: rs0.Addr, ASPath: Seq(65515)})
+			if i%7 == 0 {
+				r.Withdraw(at(time.Duration(i)*time.Millisecond), rs0, pfx)
+			}
+		}
+		r.PeerDown(at(3*time.Second), rs0)
+	}()
+	var buf []Route
+	for {
+		select {
+		case <-done:
+			if st := r.Stats(); st.Paths != 0 {
+				t.Fatalf("%+v", st)
+			}
+			return
+		default:
+		}
+		_, buf, _ = r.AppendLongestMatch(buf[:0], ma("10.3.5.1"))
+		for _, rt := range buf {
+			_ = rt.Attrs.ASPath.String()
+		}
+		_ = r.Overlaps(mp("10.0.0.0/8"))
+		_ = r.Stats()
+		_ = r.Peers()
+		_ = r.Active()
+	}
+}
