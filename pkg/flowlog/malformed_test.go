@@ -228,12 +228,23 @@ func TestInvalidStringsAndNumbers(t *testing.T) {
 		"missing colon":      strings.Replace(r, `"rule":"r"`, `"rule" "r"`, 1),
 		"trailing comma":     strings.Replace(r, `"rule":"r",`, `"rule":"r",,`, 1),
 		"unterminated":       r[:strings.Index(r, `"rule"`)+3],
+		"control in tuple":   strings.Replace(r, ",NX,", ",N\x01X,", 1),
+		"bad UTF-8 in tuple": strings.Replace(r, ",NX,", ",N\xffX,", 1),
+		"tab in tuple":       strings.Replace(r, ",NX,", ",N\tX,", 1),
 	}
 	for name, chunk := range cases {
 		_, c, err := parseChunkString(t, false, chunk)
 		se := syntaxErr(t, err)
 		if len(c.recs) != 0 || se.RecordStart != 0 {
 			t.Errorf("%s: %v", name, err)
+		}
+	}
+	// An escaped quote or backslash inside a tuple is decoded (and kept as
+	// an unknown encryption code).
+	for raw, want := range map[string]string{`N\"X`: `N"X`, `N\\X`: `N\X`, `N\u00e9`: "Né"} {
+		_, c, err := parseChunkString(t, false, strings.Replace(r, ",NX,", ","+raw+",", 1))
+		if err != nil || len(c.recs) != 1 || len(c.recs[0].Tuples) != 1 || c.recs[0].Tuples[0].EncryptionText != want {
+			t.Errorf("%s: %v %+v", raw, err, c.recs)
 		}
 	}
 	// Escapes are decoded: in tuple strings, keys and values.
