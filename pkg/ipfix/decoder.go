@@ -295,7 +295,7 @@ func (d *Decoder) decodeIPFIX(addr netip.Addr, msg []byte, now int64, fn func(*R
 		return
 	}
 	dom.stats.Packets++
-	inOrder := dom.seq.check(seq, ipfixReorderWindow, &dom.stats)
+	flowsBefore := dom.stats.Records
 
 	ctx := msgContext{
 		flowType:   FlowTypeIPFIX,
@@ -335,7 +335,8 @@ func (d *Decoder) decodeIPFIX(addr netip.Addr, msg []byte, now int64, fn func(*R
 			d.note(dom, ErrReservedSetID)
 		}
 	}
-	dom.seq.advance(inOrder, known, seq, records)
+	mark := seqMark{seq: seq, all: records, flows: uint32(dom.stats.Records - flowsBefore)}
+	dom.seq.observe(mark, known, ipfixReorderWindow, true, &dom.stats)
 }
 
 // ipfixTemplateSet learns every template record of an IPFIX (options)
@@ -387,10 +388,11 @@ func (d *Decoder) decodeV9(addr netip.Addr, msg []byte, now int64, fn func(*Reco
 		dom.stats.SequenceResets++
 		dom.seq.valid, dom.seq.altValid = false, false
 	}
-	inOrder := dom.seq.check(seq, v9ReorderWindow, &dom.stats)
-	if inOrder {
+	if !dom.seq.valid || int32(sysUptime-dom.seq.uptime) > 0 {
 		dom.seq.uptime = sysUptime
 	}
+	// NetFlow v9 sequence numbers count packets (RFC 3954 section 5.1).
+	dom.seq.observe(seqMark{seq: seq, all: 1, flows: 1}, true, v9ReorderWindow, false, &dom.stats)
 
 	ctx := msgContext{
 		flowType:   FlowTypeNetFlowV9,
@@ -421,8 +423,6 @@ func (d *Decoder) decodeV9(addr netip.Addr, msg []byte, now int64, fn func(*Reco
 			d.note(dom, ErrReservedSetID)
 		}
 	}
-	// NetFlow v9 sequence numbers count packets.
-	dom.seq.advance(inOrder, true, seq, 1)
 }
 
 // v9TemplateSet learns every template record of a NetFlow v9 template or

@@ -481,6 +481,52 @@ func TestSequenceIPFIX(t *testing.T) {
 	}
 }
 
+func TestSequenceConventions(t *testing.T) {
+	d := NewDecoder(Config{})
+	tmpl := newIPFIX(1, 0, 0)
+	tmpl.set(2).tmpl(256, fs{1, 4, 0})
+	tmpl.set(3).optTmpl(257, 1, fs{149, 4, 0}, fs{34, 4, 0})
+	// msg writes n flow records and opts options records.
+	msg := func(domain, seq uint32, n, opts int) []byte {
+		m := newIPFIX(1, seq, domain)
+		m.set(256)
+		for i := range n {
+			m.u32(uint32(i))
+		}
+		if opts > 0 {
+			m.set(257)
+			for range opts {
+				m.u32(domain).u32(100)
+			}
+		}
+		return m.bytes()
+	}
+	tmpl1 := bytes.Clone(tmpl.bytes())
+	tmpl1[15] = 1 // same templates in domain 1
+	// Domain 0, softflowd style: the sequence number includes the
+	// message's own flow records and leaves options records out.
+	collect(t, d, exporterA, tmpl.bytes(), tmpl1,
+		msg(0, 24, 24, 1), msg(0, 56, 32, 0), msg(0, 88, 32, 0), msg(0, 119, 31, 1),
+		msg(0, 151, 32, 0), msg(0, 215, 32, 0), // one message of 32 lost
+	)
+	st := domainStats(t, d, exporterA, FlowTypeIPFIX, 0)
+	if st.SequenceGaps != 1 || st.SequenceLost != 32 || st.SequenceOutOfOrder != 0 || st.SequenceResets != 0 {
+		t.Errorf("post-increment exporter: %+v", st)
+	}
+	// Domain 1, RFC exporter: after the convention is confirmed, a lost
+	// message of exactly (this message - previous message) records is
+	// still a gap, not a change of convention.
+	collect(t, d, exporterA,
+		msg(1, 0, 10, 0), msg(1, 10, 10, 1), msg(1, 21, 10, 0), msg(1, 31, 10, 0), msg(1, 41, 10, 0),
+		// lost: seq 51, 22 records
+		msg(1, 73, 32, 0),
+	)
+	st = domainStats(t, d, exporterA, FlowTypeIPFIX, 1)
+	if st.SequenceGaps != 1 || st.SequenceLost != 22 || st.SequenceOutOfOrder != 0 {
+		t.Errorf("RFC exporter: %+v", st)
+	}
+}
+
 func TestSequenceV9(t *testing.T) {
 	d := NewDecoder(Config{})
 	msg := func(uptime, seq uint32) []byte {

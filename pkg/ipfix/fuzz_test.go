@@ -85,6 +85,15 @@ func FuzzDecode(f *testing.F) {
 	for _, b := range fuzzSeeds() {
 		f.Add(b)
 	}
+	// Real exporter output: the first datagram (templates, options and
+	// data) of each softflowd capture.
+	for _, name := range []string{"v10", "v9", "v10_bidir", "v10_nano"} {
+		if b, err := os.ReadFile(filepath.Join("testdata", "softflowd", name+".dgrams")); err == nil && len(b) > 2 {
+			if n := int(b[0])<<8 | int(b[1]); len(b) >= 2+n {
+				f.Add(b[2 : 2+n])
+			}
+		}
+	}
 	exp := netip.MustParseAddr("192.0.2.1")
 	f.Fuzz(func(t *testing.T, data []byte) {
 		d := NewDecoder(Config{MaxTemplatesPerExporter: 16, MaxFieldsPerTemplate: 64, MaxRecordsPerSet: 512, EmitOptionsRecords: true})

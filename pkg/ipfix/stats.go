@@ -92,56 +92,107 @@ const (
 	v9UptimeRestart = 10_000
 )
 
+// Sequence conventions. RFC 7011 section 3.1: an IPFIX sequence number
+// counts the data records sent before the message (options data records
+// included). Some exporters differ: softflowd 1.1.0 counts the records up
+// to and including the message, and leaves options data records out. A
+// domain starts with seqRFC and moves to the first other convention that
+// explains a message its current one does not (a real loss is explained
+// by none), so such exporters do not show false gaps. Once a convention
+// has explained seqConfirm messages, only the options-counting variant
+// may still change (messages without options data records cannot tell
+// them apart), so a loss cannot pass for a change of convention.
+const (
+	seqConfirm = 3
+)
+
+const (
+	seqRFC      = iota // seq = previous seq + previous records
+	seqRFCFlows        // same, options data records not counted
+	seqPost            // seq - records = previous seq
+	seqPostFlows
+	numSeqModes
+)
+
+// seqMark is what a message leaves for checking the next one.
+type seqMark struct {
+	seq        uint32
+	all, flows uint32 // data records, and those not options data
+}
+
 // seqState tracks the sequence numbers of one domain.
 type seqState struct {
 	valid bool
-	next  uint32 // expected sequence number of the next message
-	// alt is the continuation of the last out-of-order message: a
-	// message that continues it means the exporter restarted.
+	prev  seqMark
+	mode  uint8
+	// confirmed counts the messages the current mode explained (capped).
+	confirmed uint8
+	// alt is the last out-of-order message: a message that continues it
+	// means the exporter restarted.
 	altValid bool
-	alt      uint32
+	alt      seqMark
 	uptime   uint32 // last NetFlow v9 sysUptime
 }
 
-// check compares a message's sequence number with the expected one and
-// updates the counters. It returns false for a late message, which must
-// not move the expectation.
-func (s *seqState) check(seq uint32, window int32, st *DomainStats) bool {
-	if !s.valid {
-		return true
+// seqDiff is how far m is past where prev says it should be, in mode.
+func seqDiff(mode uint8, prev, m seqMark) int32 {
+	switch mode {
+	case seqRFCFlows:
+		return int32(m.seq - prev.seq - prev.flows)
+	case seqPost:
+		return int32(m.seq - m.all - prev.seq)
+	case seqPostFlows:
+		return int32(m.seq - m.flows - prev.seq)
 	}
-	diff := int32(seq - s.next)
+	return int32(m.seq - prev.seq - prev.all)
+}
+
+// observe accounts for a decoded message m. known is false when not all
+// of its records could be counted: it then only resets the baseline.
+// window is the reorder window; adapt allows other conventions than
+// seqRFC (IPFIX).
+func (s *seqState) observe(m seqMark, known bool, window int32, adapt bool, st *DomainStats) {
+	if !known {
+		s.valid, s.altValid = false, false
+		return
+	}
+	if !s.valid {
+		s.prev, s.valid = m, true
+		return
+	}
+	diff := seqDiff(s.mode, s.prev, m)
+	if diff != 0 && adapt {
+		for mode := uint8(0); mode < numSeqModes; mode++ {
+			if mode == s.mode || (s.confirmed >= seqConfirm && (mode^s.mode)&seqPost != 0) {
+				continue
+			}
+			if seqDiff(mode, s.prev, m) == 0 {
+				s.mode, diff = mode, 0
+				break
+			}
+		}
+	}
 	switch {
 	case diff == 0:
-		return true
-	case s.altValid && seq == s.alt:
-		st.SequenceResets++
+		if s.confirmed < seqConfirm {
+			s.confirmed++
+		}
+	case s.altValid && seqDiff(s.mode, s.alt, m) == 0:
 		// The message taken for late was the first after a restart.
+		st.SequenceResets++
 		if st.SequenceOutOfOrder > 0 {
 			st.SequenceOutOfOrder--
 		}
-		s.altValid = false
-		return true
 	case diff > 0 && diff <= maxGap:
 		st.SequenceGaps++
 		st.SequenceLost += uint64(diff)
-		return true
 	case diff < 0 && -diff <= window:
 		st.SequenceOutOfOrder++
-		return false
+		s.alt, s.altValid = m, true
+		return // a late message does not move the baseline
 	default:
 		st.SequenceResets++
-		return true
-	}
-}
-
-// advance sets the expectation after a message: next is its sequence
-// number plus what it counted, when known.
-func (s *seqState) advance(inOrder, known bool, seq, count uint32) {
-	if !inOrder {
-		s.alt, s.altValid = seq+count, known
-		return
 	}
 	s.altValid = false
-	s.next, s.valid = seq+count, known
+	s.prev = m
 }
