@@ -66,6 +66,10 @@ func (c *Config) setDefaults() {
 	def(&c.MaxFieldsPerTemplate, DefaultMaxFieldsPerTemplate)
 	def(&c.MaxRecordsPerSet, DefaultMaxRecordsPerSet)
 	def(&c.MaxSamplersPerDomain, DefaultMaxSamplersPerDomain)
+	// Snapshot stores these counts in 16 bits.
+	c.MaxDomainsPerExporter = min(c.MaxDomainsPerExporter, 0xFFFF)
+	c.MaxSamplersPerDomain = min(c.MaxSamplersPerDomain, 0xFFFF)
+	c.MaxFieldsPerTemplate = min(c.MaxFieldsPerTemplate, 0xFFFF)
 	if c.TemplateTTL == 0 {
 		c.TemplateTTL = DefaultTemplateTTL
 	}
