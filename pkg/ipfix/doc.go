@@ -65,7 +65,12 @@
 // can be trusted) and decoding goes on with the next set when it can.
 // A recovered panic is counted as ErrPanic. Stats returns the counters,
 // including sequence accounting: IPFIX sequence numbers count data
-// records, NetFlow v9 ones count packets.
+// records, NetFlow v9 ones count packets. Wrap-around is handled by
+// modular arithmetic; a late message is counted as out of order, and a
+// large backwards jump (or a NetFlow v9 sysUptime going back) as an
+// exporter restart, not as loss. Exporters that count IPFIX records after
+// the message instead of before it (softflowd) are recognised in the
+// first messages of a domain, so they show no false gaps.
 //
 // # Concurrency
 //

@@ -81,7 +81,11 @@ const (
 	convExtraScope             // NetFlow v9 options scope field, into Extra
 )
 
-// varLen is the template field length announcing a variable-length field.
+// varLen is the template field length announcing a variable-length field
+// (RFC 7011 section 7). RFC 3954 has no variable-length fields, but some
+// NetFlow v9 exporters borrow the IPFIX encoding, so it is honoured for
+// both protocols (a fixed 65535-byte NetFlow v9 field could not fit in a
+// flowset anyway).
 const varLen = 0xFFFF
 
 // fieldDef describes how a known element is decoded.

@@ -27,14 +27,6 @@ func (t FlowType) String() string {
 	}
 }
 
-// version returns the protocol version number carried in message headers.
-func (t FlowType) version() uint16 {
-	if t == FlowTypeNetFlowV9 {
-		return 9
-	}
-	return 10
-}
-
 // Well-known private enterprise numbers.
 const (
 	// PENReverse is the enterprise number of RFC 5103 reverse (biflow)
