@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"net/netip"
+	"sync"
 	"testing"
 	"time"
 )
@@ -867,5 +868,44 @@ func TestZeroAllocsPerRecord(t *testing.T) {
 	allocs = testing.AllocsPerRun(200, func() { d.Decode(exp, msg, fn) })
 	if allocs != 0 {
 		t.Errorf("%v allocations per message with extras", allocs)
+	}
+}
+
+func TestConcurrentUse(t *testing.T) {
+	d := NewDecoder(Config{})
+	msgs := benchMessages(20)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	total := 0
+	for g := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			exp := netip.AddrFrom4([4]byte{192, 0, 2, byte(g)})
+			for range 200 {
+				for _, m := range msgs {
+					d.Decode(exp, m, func(r *Record) {
+						mu.Lock()
+						total++
+						mu.Unlock()
+					})
+				}
+			}
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for range 50 {
+			d.Stats()
+			if err := NewDecoder(Config{}).Restore(d.Snapshot()); err != nil {
+				t.Error(err)
+			}
+		}
+	}()
+	wg.Wait()
+	s := d.Stats()
+	if total != 2*200*20 || len(s.Domains) != 2 || s.Domains[0].Records != 4000 {
+		t.Errorf("total %d, stats %+v", total, s)
 	}
 }
