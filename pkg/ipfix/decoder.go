@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -122,6 +123,8 @@ type Decoder struct {
 	templates int
 	errors    ErrorCounts
 	lastSweep int64
+	// gen counts changes of the state Snapshot saves (templates, sampling).
+	gen atomic.Uint64
 
 	// Per-message scratch.
 	rec        Record
@@ -139,6 +142,11 @@ func NewDecoder(cfg Config) *Decoder {
 	}
 	return d
 }
+
+// Generation returns a number that changes whenever the state Snapshot saves (templates,
+// sampling rates) changes. It does not take the lock: a receiver polls it to persist the
+// state promptly after a template arrives.
+func (d *Decoder) Generation() uint64 { return d.gen.Load() }
 
 // Decode decodes one message (one UDP datagram) received from exporter
 // and calls fn for each flow data record, in order. fn may be nil.

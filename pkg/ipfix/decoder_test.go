@@ -909,3 +909,42 @@ func TestConcurrentUse(t *testing.T) {
 		t.Errorf("total %d, stats %+v", total, s)
 	}
 }
+
+func TestGenerationTracksSavedState(t *testing.T) {
+	d := NewDecoder(Config{})
+	g0 := d.Generation()
+	tmpl := newIPFIX(1748779200, 0, 0)
+	tmpl.set(2).tmpl(256, fs{8, 4, 0}, fs{1, 4, 0})
+	collect(t, d, exporterA, tmpl.bytes())
+	g1 := d.Generation()
+	if g1 == g0 {
+		t.Fatal("a new template must change the generation")
+	}
+	collect(t, d, exporterA, tmpl.bytes()) // the same template again: nothing to save
+	data := newIPFIX(1748779200, 0, 0)
+	data.set(256).addr("10.0.0.1").u32(100)
+	collect(t, d, exporterA, data.bytes())
+	if d.Generation() != g1 {
+		t.Error("a refreshed template or a data record must not change the generation")
+	}
+	opt := newIPFIX(1748779201, 1, 0)
+	opt.set(3).optTmpl(300, 1, fs{48, 1, 0}, fs{34, 4, 0})
+	opt.set(300).u8(5).u32(1000)
+	collect(t, d, exporterA, opt.bytes())
+	g2 := d.Generation()
+	if g2 == g1 {
+		t.Fatal("an options template and a new sampling rate must change the generation")
+	}
+	again := newIPFIX(1748779202, 1, 0)
+	again.set(300).u8(5).u32(1000)
+	collect(t, d, exporterA, again.bytes())
+	if d.Generation() != g2 {
+		t.Error("the same sampling rate again must not change the generation")
+	}
+	changed := newIPFIX(1748779203, 1, 0)
+	changed.set(300).u8(5).u32(2000)
+	collect(t, d, exporterA, changed.bytes())
+	if d.Generation() == g2 {
+		t.Error("a changed sampling rate must change the generation")
+	}
+}

@@ -103,6 +103,7 @@ func (d *Decoder) learnSampling(dom *domain, p *plan, r *Record) {
 		return
 	}
 	ok := true
+	d.noteRate(dom, p, r, rate)
 	switch {
 	case p.flags&planSampler != 0:
 		ok = dom.samplers.set(samplerKindID, r.SamplerID, rate, d.cfg.MaxSamplersPerDomain)
@@ -114,6 +115,23 @@ func (d *Decoder) learnSampling(dom *domain, p *plan, r *Record) {
 	}
 	if !ok {
 		d.note(dom, ErrSamplerLimit)
+	}
+}
+
+// noteRate bumps the decoder's generation when a sampling rate is new or changed.
+func (d *Decoder) noteRate(dom *domain, p *plan, r *Record, rate uint64) {
+	var old uint64
+	var found bool
+	switch {
+	case p.flags&planSampler != 0:
+		old, found = dom.samplers.lookup(samplerKindID, r.SamplerID)
+	case p.flags&planSelector != 0:
+		old, found = dom.samplers.lookup(samplerKindSelector, r.SelectorID)
+	default:
+		old, found = dom.samplers.defaultRate, dom.samplers.defaultRate != 0
+	}
+	if !found || old != rate {
+		d.gen.Add(1)
 	}
 }
 

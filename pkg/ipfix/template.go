@@ -212,6 +212,7 @@ func (d *Decoder) learnTemplate(dom *domain, raw []byte, options bool, now int64
 		refreshed: now,
 	}
 	dom.stats.TemplatesLearned++
+	d.gen.Add(1)
 	return ErrNone
 }
 
@@ -223,6 +224,7 @@ func (d *Decoder) removeTemplate(dom *domain, t *template) {
 	delete(dom.templates, t.id)
 	dom.exp.templates--
 	d.templates--
+	d.gen.Add(1)
 }
 
 // withdraw handles an IPFIX template withdrawal (RFC 7011 section 8.1):
