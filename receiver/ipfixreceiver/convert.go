@@ -1,0 +1,180 @@
+package ipfixreceiver
+
+import (
+	"encoding/hex"
+	"net/netip"
+	"strconv"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+
+	"github.com/erviz/otelcol-erviz/internal/schema"
+	"github.com/erviz/otelcol-erviz/pkg/ipfix"
+)
+
+// batch accumulates log records grouped by (exporter, protocol, observation domain).
+type batch struct {
+	logs    plog.Logs
+	groups  map[groupKey]plog.LogRecordSlice
+	records int
+	names   *addrNames
+}
+
+type groupKey struct {
+	exporter netip.Addr
+	flowType ipfix.FlowType
+	domain   uint32
+}
+
+func newBatch(names *addrNames) *batch {
+	return &batch{logs: plog.NewLogs(), groups: map[groupKey]plog.LogRecordSlice{}, names: names}
+}
+
+// take returns the accumulated logs and starts a new batch.
+func (b *batch) take() (plog.Logs, int) {
+	ld, n := b.logs, b.records
+	b.logs, b.records = plog.NewLogs(), 0
+	clear(b.groups)
+	return ld, n
+}
+
+// scopeName is the instrumentation scope of the emitted records.
+const scopeName = "github.com/erviz/otelcol-erviz/receiver/ipfixreceiver"
+
+func (b *batch) slice(r *ipfix.Record) plog.LogRecordSlice {
+	k := groupKey{r.Exporter, r.FlowType, r.ObservationDomain}
+	if s, ok := b.groups[k]; ok {
+		return s
+	}
+	rl := b.logs.ResourceLogs().AppendEmpty()
+	ra := rl.Resource().Attributes()
+	ra.PutStr(schema.FlowExporterAddress, b.names.get(r.Exporter))
+	ra.PutInt(schema.FlowObservationDomainID, int64(r.ObservationDomain))
+	sl := rl.ScopeLogs().AppendEmpty()
+	sl.Scope().SetName(scopeName)
+	s := sl.LogRecords()
+	b.groups[k] = s
+	return s
+}
+
+// add converts one decoded record into a log record (docs/schema.md).
+func (b *batch) add(r *ipfix.Record, received pcommon.Timestamp) {
+	lr := b.slice(r).AppendEmpty()
+	b.records++
+	ts := r.FlowStart
+	if ts.IsZero() {
+		ts = r.FlowEnd
+	}
+	if ts.IsZero() {
+		ts = r.ExportTime
+	}
+	if !ts.IsZero() {
+		lr.SetTimestamp(pcommon.NewTimestampFromTime(ts))
+	}
+	lr.SetObservedTimestamp(received)
+
+	a := lr.Attributes()
+	a.EnsureCapacity(24 + len(r.Extra))
+	a.PutStr(schema.FlowType, r.FlowType.String())
+	if r.SrcAddr.IsValid() {
+		a.PutStr(schema.SourceAddress, b.names.get(r.SrcAddr))
+	}
+	if r.DstAddr.IsValid() {
+		a.PutStr(schema.DestinationAddress, b.names.get(r.DstAddr))
+	}
+	a.PutInt(schema.SourcePort, int64(r.SrcPort))
+	a.PutInt(schema.DestinationPort, int64(r.DstPort))
+	a.PutStr(schema.NetworkTransport, schema.Transport(r.Protocol))
+	switch {
+	case r.SrcAddr.Is4() || r.DstAddr.Is4():
+		a.PutStr(schema.NetworkType, schema.NetworkTypeIPv4)
+	case r.SrcAddr.Is6() || r.DstAddr.Is6():
+		a.PutStr(schema.NetworkType, schema.NetworkTypeIPv6)
+	}
+	a.PutInt(schema.FlowIOBytes, clampInt(r.Bytes))
+	a.PutInt(schema.FlowIOPackets, clampInt(r.Packets))
+	if r.ReverseBytes != 0 || r.ReversePackets != 0 {
+		a.PutInt(schema.FlowReverseIOBytes, clampInt(r.ReverseBytes))
+		a.PutInt(schema.FlowReverseIOPackets, clampInt(r.ReversePackets))
+	}
+	if !r.FlowStart.IsZero() {
+		a.PutInt(schema.FlowStart, r.FlowStart.UnixNano())
+	}
+	if !r.FlowEnd.IsZero() {
+		a.PutInt(schema.FlowEnd, r.FlowEnd.UnixNano())
+	}
+	a.PutInt(schema.FlowSamplingRate, clampInt(r.SamplingRate))
+	a.PutStr(schema.FlowSamplerAddress, b.names.get(r.Exporter))
+	a.PutInt(schema.FlowSequenceNum, int64(r.SequenceNumber))
+	if r.SrcAS != 0 {
+		a.PutInt(schema.FlowSrcAS, int64(r.SrcAS))
+	}
+	if r.DstAS != 0 {
+		a.PutInt(schema.FlowDstAS, int64(r.DstAS))
+	}
+	if r.NextHop.IsValid() && !r.NextHop.IsUnspecified() {
+		a.PutStr(schema.FlowNextHop, b.names.get(r.NextHop))
+	}
+	if r.BGPNextHop.IsValid() && !r.BGPNextHop.IsUnspecified() {
+		a.PutStr(schema.FlowBGPNextHop, b.names.get(r.BGPNextHop))
+	}
+	if r.InIf != 0 {
+		a.PutInt(schema.FlowInIf, int64(r.InIf))
+	}
+	if r.OutIf != 0 {
+		a.PutInt(schema.FlowOutIf, int64(r.OutIf))
+	}
+	if r.Protocol == 6 {
+		a.PutInt(schema.FlowTCPFlags, int64(r.TCPFlags))
+	}
+	if r.ToS != 0 {
+		a.PutInt(schema.FlowIPTOS, int64(r.ToS))
+	}
+	if r.Protocol == 1 || r.Protocol == 58 {
+		a.PutInt(schema.FlowICMPType, int64(r.ICMPType))
+		a.PutInt(schema.FlowICMPCode, int64(r.ICMPCode))
+	}
+	if r.VLAN != 0 {
+		a.PutInt(schema.FlowVLAN, int64(r.VLAN))
+	}
+	for i := range r.Extra {
+		f := &r.Extra[i]
+		a.PutStr(extraName(f), hex.EncodeToString(f.Value))
+	}
+}
+
+// extraName is ipfix.<pen>.<id> (NetFlow v9 options scope fields: ipfix.scope.<id>).
+func extraName(f *ipfix.Field) string {
+	if f.Scope {
+		return "ipfix.scope." + strconv.Itoa(int(f.ID))
+	}
+	return "ipfix." + strconv.FormatUint(uint64(f.PEN), 10) + "." + strconv.Itoa(int(f.ID))
+}
+
+func clampInt(u uint64) int64 {
+	if u > 1<<63-1 {
+		return 1<<63 - 1
+	}
+	return int64(u)
+}
+
+// addrNames caches the text of addresses: flows repeat the same few thousand addresses, and
+// formatting each one again would allocate per record. Bounded: cleared when full.
+type addrNames struct {
+	m   map[netip.Addr]string
+	max int
+}
+
+func newAddrNames(max int) *addrNames { return &addrNames{m: make(map[netip.Addr]string, 256), max: max} }
+
+func (n *addrNames) get(a netip.Addr) string {
+	if s, ok := n.m[a]; ok {
+		return s
+	}
+	if len(n.m) >= n.max {
+		clear(n.m)
+	}
+	s := a.String()
+	n.m[a] = s
+	return s
+}

@@ -1,0 +1,394 @@
+package ipfixreceiver
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/extension/xextension/storage"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/receiver"
+	"go.opentelemetry.io/collector/receiver/receiverhelper"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	"go.uber.org/zap"
+
+	"github.com/erviz/otelcol-erviz/internal/cidrset"
+	"github.com/erviz/otelcol-erviz/pkg/ipfix"
+	"github.com/erviz/otelcol-erviz/receiver/ipfixreceiver/internal/listener"
+	"github.com/erviz/otelcol-erviz/receiver/ipfixreceiver/internal/metadata"
+)
+
+// stateKey is where templates and sampling state are kept in the storage extension.
+const stateKey = "ipfix.decoder.state"
+
+type ipfixReceiver struct {
+	cfg       *Config
+	set       receiver.Settings
+	logs      consumer.Logs
+	metrics   consumer.Metrics
+	decoder   *ipfix.Decoder
+	allowed   *cidrset.Set
+	obs       *receiverhelper.ObsReport
+	telemetry *metadata.TelemetryBuilder
+	mb        *metadata.MetricsBuilder
+	dropOpts  map[string]metric.MeasurementOption
+
+	udp     *listener.UDP
+	tcp     *listener.TCP
+	workers []*worker
+	client  storage.Client
+	saved   uint64 // decoder generation last persisted
+
+	// reported counters, to turn the listener's cumulative stats into deltas
+	lastQueueDrops, lastKernelDrops, lastReceived uint64
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// worker decodes the packets of one socket (UDP) or one connection slot (TCP) and batches
+// the records it produces. Its mutex is held while decoding and while flushing.
+type worker struct {
+	r       *ipfixReceiver
+	mu      sync.Mutex
+	b       *batch
+	first   time.Time // when the oldest record of the batch arrived
+	recs    []ipfix.Record
+	extras  []ipfix.Field
+	collect func(*ipfix.Record)
+}
+
+func newReceiver(set receiver.Settings, cfg *Config) (*ipfixReceiver, error) {
+	allowed, err := cidrset.NewSet(cfg.AllowedExporters)
+	if err != nil {
+		return nil, err
+	}
+	obs, err := receiverhelper.NewObsReport(receiverhelper.ObsReportSettings{
+		ReceiverID: set.ID, Transport: cfg.Transport, ReceiverCreateSettings: set,
+	})
+	if err != nil {
+		return nil, err
+	}
+	tb, err := metadata.NewTelemetryBuilder(set.TelemetrySettings)
+	if err != nil {
+		return nil, err
+	}
+	r := &ipfixReceiver{cfg: cfg, set: set, allowed: allowed, obs: obs, telemetry: tb,
+		mb:       metadata.NewMetricsBuilder(cfg.MetricsBuilderConfig, set),
+		dropOpts: map[string]metric.MeasurementOption{}}
+	if allowed.Len() == 0 {
+		r.allowed = nil
+	}
+	for _, reason := range []string{"queue_full", "kernel", "not_allowed"} {
+		r.dropOpts[reason] = metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", reason)))
+	}
+	return r, nil
+}
+
+func (r *ipfixReceiver) Start(ctx context.Context, host component.Host) error {
+	r.decoder = ipfix.NewDecoder(ipfix.Config{
+		TemplateTTL:             r.cfg.TemplateTTL,
+		MaxExporters:            r.cfg.MaxExporters,
+		MaxTemplatesPerExporter: r.cfg.MaxTemplatesPerExporter,
+	})
+	if r.cfg.Storage != nil {
+		if err := r.openStorage(ctx, host); err != nil {
+			return err
+		}
+	}
+
+	nworkers := r.cfg.Sockets
+	if r.cfg.Transport == "tcp" {
+		nworkers = r.cfg.MaxConnections
+	}
+	r.workers = make([]*worker, nworkers)
+	for i := range r.workers {
+		w := &worker{r: r, b: newBatch(newAddrNames(8192))}
+		w.collect = func(rec *ipfix.Record) {
+			w.recs = append(w.recs, *rec)
+			if len(rec.Extra) > 0 {
+				start := len(w.extras)
+				w.extras = append(w.extras, rec.Extra...)
+				w.recs[len(w.recs)-1].Extra = w.extras[start:len(w.extras):len(w.extras)]
+			}
+		}
+		r.workers[i] = w
+	}
+
+	switch r.cfg.Transport {
+	case "udp":
+		u, err := listener.ListenUDP(listener.UDPConfig{Endpoint: r.cfg.Endpoint, Sockets: r.cfg.Sockets,
+			ReceiveBuffer: r.cfg.ReceiveBuffer, QueueLength: r.cfg.QueueLength})
+		if err != nil {
+			r.closeStorage(ctx)
+			return err
+		}
+		if g := u.GrantedReceiveBuffer(); r.cfg.ReceiveBuffer > 0 && g < r.cfg.ReceiveBuffer {
+			r.set.Logger.Warn("the kernel granted a smaller UDP receive buffer than requested: raise net.core.rmem_max to avoid drops in bursts",
+				zap.Int("requested", r.cfg.ReceiveBuffer), zap.Int("granted", g))
+		}
+		r.udp = u
+		u.Start(r.handle)
+	case "tcp":
+		var ln net.Listener
+		var err error
+		ln, err = net.Listen("tcp", r.cfg.Endpoint)
+		if err != nil {
+			r.closeStorage(ctx)
+			return fmt.Errorf("listen tcp %s: %w", r.cfg.Endpoint, err)
+		}
+		if r.cfg.TLS != nil {
+			tlsCfg, err := r.cfg.TLS.LoadTLSConfig(ctx)
+			if err != nil {
+				ln.Close()
+				r.closeStorage(ctx)
+				return err
+			}
+			ln = tlsListener(ln, tlsCfg)
+		}
+		r.tcp = listener.NewTCP(ln, listener.TCPConfig{MaxConnections: r.cfg.MaxConnections, IdleTimeout: 2 * r.cfg.TemplateTTL})
+		r.tcp.Start(r.handle)
+	}
+
+	bg, cancel := context.WithCancel(context.Background())
+	r.cancel = cancel
+	r.wg.Add(1)
+	go r.background(bg)
+	return nil
+}
+
+// Addr is the bound address (tests listen on port 0).
+func (r *ipfixReceiver) Addr() net.Addr {
+	if r.udp != nil {
+		return r.udp.Addr()
+	}
+	if r.tcp != nil {
+		return r.tcp.Addr()
+	}
+	return nil
+}
+
+// handle runs on a listener worker goroutine.
+func (r *ipfixReceiver) handle(worker int, p *listener.Packet) {
+	if r.allowed != nil && !r.allowed.Contains(p.Exporter.Addr()) {
+		r.telemetry.ReceiverIpfixDatagramsDropped.Add(context.Background(), 1, r.dropOpts["not_allowed"])
+		return
+	}
+	w := r.workers[worker]
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.recs, w.extras = w.recs[:0], w.extras[:0]
+	_ = r.decoder.Decode(p.Exporter.Addr(), p.Data, w.collect) // errors are counted by the decoder
+	if r.logs == nil || len(w.recs) == 0 {
+		return
+	}
+	if w.b.records == 0 {
+		w.first = p.Received
+	}
+	received := pcommon.NewTimestampFromTime(p.Received)
+	for i := range w.recs {
+		w.b.add(&w.recs[i], received)
+	}
+	if w.b.records >= r.cfg.BatchSize {
+		w.flushLocked()
+	}
+}
+
+// flushLocked sends the batch to the logs pipeline. A refusal drops the records (UDP
+// exporters do not resend) and counts them.
+func (w *worker) flushLocked() {
+	if w.b.records == 0 {
+		return
+	}
+	ld, n := w.b.take()
+	ctx := w.r.obs.StartLogsOp(context.Background())
+	err := w.r.logs.ConsumeLogs(ctx, ld)
+	w.r.obs.EndLogsOp(ctx, "ipfix", n, err)
+	if err != nil {
+		w.r.telemetry.ReceiverIpfixRecordsDropped.Add(context.Background(), int64(n))
+		w.r.set.Logger.Warn("the logs pipeline refused flow records; they are dropped", zap.Int("records", n), zap.Error(err))
+	}
+}
+
+// background flushes aged batches, persists decoder state when it changes and emits
+// metrics, until ctx ends.
+func (r *ipfixReceiver) background(ctx context.Context) {
+	defer r.wg.Done()
+	flush := time.NewTicker(r.cfg.BatchTimeout / 2)
+	defer flush.Stop()
+	persist := time.NewTicker(time.Second)
+	defer persist.Stop()
+	emit := time.NewTicker(r.cfg.MetricsInterval)
+	defer emit.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-flush.C:
+			r.flushAged(now)
+			r.reportListener(ctx)
+		case <-persist.C:
+			r.persist(ctx)
+		case <-emit.C:
+			r.emitMetrics(ctx)
+		}
+	}
+}
+
+func (r *ipfixReceiver) flushAged(now time.Time) {
+	for _, w := range r.workers {
+		w.mu.Lock()
+		if w.b.records > 0 && now.Sub(w.first) >= r.cfg.BatchTimeout {
+			w.flushLocked()
+		}
+		w.mu.Unlock()
+	}
+}
+
+// reportListener turns the listener's cumulative counters into telemetry.
+func (r *ipfixReceiver) reportListener(ctx context.Context) {
+	var received, queue, kernel uint64
+	if r.udp != nil {
+		st := r.udp.Stats()
+		received, queue, kernel = st.Datagrams, st.QueueDrops, st.KernelDrops
+	}
+	if r.tcp != nil {
+		received = r.tcp.Stats().Messages
+	}
+	if d := received - r.lastReceived; d > 0 {
+		r.telemetry.ReceiverIpfixDatagramsReceived.Add(ctx, int64(d))
+	}
+	if d := queue - r.lastQueueDrops; d > 0 {
+		r.telemetry.ReceiverIpfixDatagramsDropped.Add(ctx, int64(d), r.dropOpts["queue_full"])
+	}
+	if kernel > r.lastKernelDrops {
+		r.telemetry.ReceiverIpfixDatagramsDropped.Add(ctx, int64(kernel-r.lastKernelDrops), r.dropOpts["kernel"])
+		r.lastKernelDrops = kernel
+	}
+	r.lastReceived, r.lastQueueDrops = received, queue
+}
+
+// emitMetrics sends the per-exporter health metrics.
+func (r *ipfixReceiver) emitMetrics(ctx context.Context) {
+	if r.metrics == nil {
+		return
+	}
+	st := r.decoder.Stats()
+	now := pcommon.NewTimestampFromTime(time.Now())
+	for _, d := range st.Domains {
+		r.mb.RecordIpfixExporterPacketsDataPoint(now, clampInt(d.Packets))
+		r.mb.RecordIpfixExporterRecordsDataPoint(now, clampInt(d.Records))
+		r.mb.RecordIpfixExporterSequenceGapsDataPoint(now, clampInt(d.SequenceLost))
+		r.mb.RecordIpfixExporterTemplatesDataPoint(now, int64(d.Templates))
+		r.mb.RecordIpfixExporterSamplingRateDataPoint(now, clampInt(d.SamplingRate))
+		for k, n := range d.Errors {
+			if n > 0 {
+				r.mb.RecordIpfixExporterDecodeErrorsDataPoint(now, clampInt(n), ipfix.ErrorKind(k).String())
+			}
+		}
+		rb := r.mb.NewResourceBuilder()
+		rb.SetFlowExporterAddress(d.Exporter.String())
+		rb.SetFlowObservationDomainID(int64(d.ObservationDomain))
+		rb.SetFlowType(d.FlowType.String())
+		r.mb.EmitForResource(metadata.WithResource(rb.Emit()))
+	}
+	md := r.mb.Emit()
+	if md.DataPointCount() == 0 {
+		return
+	}
+	obsCtx := r.obs.StartMetricsOp(ctx)
+	err := r.metrics.ConsumeMetrics(obsCtx, md)
+	r.obs.EndMetricsOp(obsCtx, "ipfix", md.DataPointCount(), err)
+}
+
+func (r *ipfixReceiver) openStorage(ctx context.Context, host component.Host) error {
+	ext, ok := host.GetExtensions()[*r.cfg.Storage]
+	if !ok {
+		return fmt.Errorf("storage extension %s not found", r.cfg.Storage)
+	}
+	se, ok := ext.(storage.Extension)
+	if !ok {
+		return fmt.Errorf("extension %s is not a storage extension", r.cfg.Storage)
+	}
+	client, err := se.GetClient(ctx, component.KindReceiver, r.set.ID, "")
+	if err != nil {
+		return fmt.Errorf("storage client: %w", err)
+	}
+	r.client = client
+	b, err := client.Get(ctx, stateKey)
+	if err != nil {
+		r.set.Logger.Warn("cannot read saved templates; starting without them", zap.Error(err))
+		return nil
+	}
+	if len(b) > 0 {
+		if err := r.decoder.Restore(b); err != nil {
+			r.set.Logger.Warn("saved templates are unreadable; starting without them", zap.Error(err))
+		} else {
+			st := r.decoder.Stats()
+			r.set.Logger.Info("restored templates and sampling state", zap.Int("exporters", st.Exporters), zap.Int("templates", st.Templates))
+		}
+	}
+	r.saved = r.decoder.Generation()
+	return nil
+}
+
+// persist saves templates and sampling state when they changed since the last save.
+func (r *ipfixReceiver) persist(ctx context.Context) {
+	if r.client == nil {
+		return
+	}
+	g := r.decoder.Generation()
+	if g == r.saved {
+		return
+	}
+	if err := r.client.Set(ctx, stateKey, r.decoder.Snapshot()); err != nil {
+		r.set.Logger.Warn("cannot save templates", zap.Error(err))
+		return
+	}
+	r.saved = g
+}
+
+func (r *ipfixReceiver) closeStorage(ctx context.Context) {
+	if r.client != nil {
+		if err := r.client.Close(ctx); err != nil {
+			r.set.Logger.Warn("closing storage", zap.Error(err))
+		}
+		r.client = nil
+	}
+}
+
+func (r *ipfixReceiver) Shutdown(ctx context.Context) error {
+	var errs []error
+	if r.udp != nil {
+		errs = append(errs, r.udp.Close())
+	}
+	if r.tcp != nil {
+		errs = append(errs, r.tcp.Close())
+	}
+	if r.cancel != nil {
+		r.cancel()
+		r.wg.Wait()
+	}
+	for _, w := range r.workers {
+		w.mu.Lock()
+		if r.logs != nil {
+			w.flushLocked()
+		}
+		w.mu.Unlock()
+	}
+	if r.decoder != nil {
+		r.persist(ctx)
+	}
+	r.closeStorage(ctx)
+	r.telemetry.Shutdown()
+	return errors.Join(errs...)
+}
+
+func tlsListener(ln net.Listener, cfg *tls.Config) net.Listener { return tls.NewListener(ln, cfg) }
