@@ -64,7 +64,7 @@ func createDefaultConfig() *Config {
 		BatchSize:               1000,
 		BatchTimeout:            200 * time.Millisecond,
 		MetricsInterval:         60 * time.Second,
-		MetricsBuilderConfig:    metadata.DefaultMetricsBuilderConfig(),
+		MetricsBuilderConfig:    metadata.NewDefaultMetricsBuilderConfig(),
 	}
 }
 

@@ -165,7 +165,9 @@ type addrNames struct {
 	max int
 }
 
-func newAddrNames(max int) *addrNames { return &addrNames{m: make(map[netip.Addr]string, 256), max: max} }
+func newAddrNames(max int) *addrNames {
+	return &addrNames{m: make(map[netip.Addr]string, 256), max: max}
+}
 
 func (n *addrNames) get(a netip.Addr) string {
 	if s, ok := n.m[a]; ok {

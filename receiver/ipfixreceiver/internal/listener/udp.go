@@ -58,9 +58,9 @@ type UDPConfig struct {
 
 // Stats are cumulative counters.
 type Stats struct {
-	Datagrams   uint64 // read from the sockets
-	Bytes       uint64
-	QueueDrops  uint64 // dropped because a worker queue was full
+	Datagrams  uint64 // read from the sockets
+	Bytes      uint64
+	QueueDrops uint64 // dropped because a worker queue was full
 	// KernelDrops were dropped by the kernel (socket buffer full), from SO_RXQ_OVFL; the
 	// kernel reports them with the next datagram it queues.
 	KernelDrops uint64

@@ -1,0 +1,58 @@
+package ipfixreceiver
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/confmap"
+	"go.opentelemetry.io/collector/confmap/confmaptest"
+
+	"github.com/erviz/otelcol-erviz/receiver/ipfixreceiver/internal/metadata"
+)
+
+func load(t *testing.T, name string) *Config {
+	cm, err := confmaptest.LoadConf(filepath.Join("testdata", "config.yaml"))
+	require.NoError(t, err)
+	cfg := NewFactory().CreateDefaultConfig().(*Config)
+	sub, err := cm.Sub(component.NewIDWithName(metadata.Type, name).String())
+	require.NoError(t, err)
+	require.NoError(t, sub.Unmarshal(cfg))
+	require.NoError(t, confmap.Validate(cfg))
+	return cfg
+}
+
+func TestLoadConfig(t *testing.T) {
+	assert.Equal(t, createDefaultConfig(), load(t, ""))
+	edge := load(t, "edge")
+	want := createDefaultConfig()
+	want.Endpoint, want.Sockets, want.ReceiveBuffer = "127.0.0.1:2055", 2, 32<<20
+	want.AllowedExporters = []string{"192.0.2.0/24", "198.51.100.7"}
+	want.TemplateTTL, want.MetricsInterval = 10*time.Minute, 30*time.Second
+	id := component.MustNewID("file_storage")
+	want.Storage = &id
+	assert.Equal(t, want, edge)
+	tcp := load(t, "tcp")
+	assert.Equal(t, "tcp", tcp.Transport)
+	assert.Equal(t, 8, tcp.MaxConnections)
+}
+
+func TestValidate(t *testing.T) {
+	cfg := createDefaultConfig()
+	cfg.Endpoint = "4739"
+	cfg.Transport = "sctp"
+	cfg.Sockets = 0
+	cfg.AllowedExporters = []string{"10.0.0.1/8"}
+	cfg.TemplateTTL = 0
+	cfg.BatchSize = 0
+	cfg.MetricsInterval = time.Millisecond
+	err := confmap.Validate(cfg)
+	require.Error(t, err)
+	for _, w := range []string{`endpoint "4739"`, `transport "sctp"`, "sockets 0", "did you mean 10.0.0.0/8", "template_ttl", "batch_size 0", "metrics_interval"} {
+		assert.True(t, strings.Contains(err.Error(), w), "%q lacks %q", err, w)
+	}
+}
