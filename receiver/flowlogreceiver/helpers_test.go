@@ -17,6 +17,7 @@ import (
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/receiver"
 	"go.opentelemetry.io/collector/receiver/receivertest"
 
 	"github.com/erviz/otelcol-erviz/internal/schema"
@@ -201,8 +202,7 @@ func readDocs(t testing.TB, dir string) [][]byte {
 func startReceiver(t testing.TB, cfg *Config, logs consumer.Logs, ms consumer.Metrics, host component.Host) component.Component {
 	t.Helper()
 	f := NewFactory()
-	set := receivertest.NewNopSettings(metadata.Type)
-	set.ID = component.NewID(metadata.Type) // stable across restarts, as in a collector
+	set := receiverSettings()
 	lr, err := f.CreateLogs(context.Background(), set, cfg, logs)
 	require.NoError(t, err)
 	if ms != nil {
@@ -229,4 +229,11 @@ func waitFor(t testing.TB, what string, timeout time.Duration, cond func() bool)
 // by commas, tail.
 func nwDoc(records []string) []byte {
 	return []byte(`{"records":[` + strings.Join(records, ",") + `]}`)
+}
+
+// receiverSettings are nop settings with a stable ID, as a collector's across restarts.
+func receiverSettings() receiver.Settings {
+	set := receivertest.NewNopSettings(metadata.Type)
+	set.ID = component.NewID(metadata.Type)
+	return set
 }
