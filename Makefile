@@ -69,6 +69,7 @@ run: build
 	@mkdir -p $(ROOT)/data/out $(ROOT)/data/state
 	@echo
 	@echo "otelcol-erviz $(VERSION) on config/local.yaml"
+	@echo "  send IPFIX/NFv9 to udp 127.0.0.1:4739 (e.g. softflowd -n 127.0.0.1:4739 -v 10)"
 	@echo "  send OTLP to       grpc 127.0.0.1:4317, http://127.0.0.1:4318"
 	@echo "  output (OTLP JSON) $(ROOT)/data/out/"
 	@echo "  Prometheus metrics http://127.0.0.1:8889/metrics"
@@ -88,6 +89,8 @@ unit:
 test: deps build package
 	cd $(ROOT) && OTELCOL_ERVIZ_BIN=$(COLLECTOR) OTELCOL_ERVIZ_DEB=$$(ls -t $(DIST)/*.deb | head -1) \
 	  $(GO) test -count=1 -timeout 20m ./...
+	# The side-by-side benchmarks' own checks (both decoders see the same records).
+	cd $(ROOT)/bench && $(GO) test -count=1 ./...
 
 lint: $(STATICCHECK) metadata
 	@cd $(ROOT) && git diff --quiet -- ':(glob)**/internal/metadata/**' ':(glob)**/internal/metadatatest/**' \

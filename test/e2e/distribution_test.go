@@ -48,7 +48,7 @@ func TestComponents(t *testing.T) {
 		t.Errorf("command = %q", got.BuildInfo.Command)
 	}
 	want := map[string][]string{
-		"receivers":  {"otlp"},
+		"receivers":  {"otlp", "ipfix"},
 		"processors": {"sampling", "batch", "memory_limiter", "transform", "filter", "attributes"},
 		"connectors": {"flowmetrics"},
 		// v0.161.0 names the OTLP and Azure Monitor exporters otlp_grpc, otlp_http and azure_monitor.

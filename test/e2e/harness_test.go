@@ -95,11 +95,21 @@ type collector struct {
 // ports are the listening ports of one collector instance, all overridden so that tests
 // never collide with each other or with a `make run` on the same machine.
 type ports struct {
-	Health, GRPC, HTTP, Prometheus, Telemetry int
+	Health, GRPC, HTTP, Prometheus, Telemetry, IPFIX int
 }
 
 func newPorts(t *testing.T) ports {
-	return ports{freePort(t), freePort(t), freePort(t), freePort(t), freePort(t)}
+	return ports{freePort(t), freePort(t), freePort(t), freePort(t), freePort(t), freeUDPPort(t)}
+}
+
+func freeUDPPort(t *testing.T) int {
+	t.Helper()
+	c, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	return c.LocalAddr().(*net.UDPAddr).Port
 }
 
 // overrides returns --config arguments (yaml provider) that move a shipped configuration
@@ -110,6 +120,7 @@ func (p ports) overrides(prometheusExporter bool) []string {
 		fmt.Sprintf("--config=yaml:receivers::otlp::protocols::grpc::endpoint: 127.0.0.1:%d", p.GRPC),
 		fmt.Sprintf("--config=yaml:receivers::otlp::protocols::http::endpoint: 127.0.0.1:%d", p.HTTP),
 		fmt.Sprintf("--config=yaml:service::telemetry::metrics::readers: [{pull: {exporter: {prometheus: {host: 127.0.0.1, port: %d}}}}]", p.Telemetry),
+		fmt.Sprintf("--config=yaml:receivers::ipfix::endpoint: 127.0.0.1:%d", p.IPFIX),
 	}
 	if prometheusExporter {
 		args = append(args, fmt.Sprintf("--config=yaml:exporters::prometheus::endpoint: 127.0.0.1:%d", p.Prometheus))
