@@ -6,7 +6,7 @@ require github.com/erviz/otelcol-erviz v0.0.0
 
 require (
 	github.com/netsampler/goflow2/v2 v2.2.6
-	google.golang.org/protobuf v1.36.11 // indirect
+	google.golang.org/protobuf v1.36.12 // indirect
 )
 
 replace github.com/erviz/otelcol-erviz => ../
