@@ -1,0 +1,102 @@
+package bgpreceiver
+
+import (
+	"net/netip"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/confmap"
+	"go.opentelemetry.io/collector/confmap/confmaptest"
+
+	"github.com/erviz/otelcol-erviz/pkg/rib"
+	"github.com/erviz/otelcol-erviz/receiver/bgpreceiver/internal/metadata"
+)
+
+func loadConfig(t testing.TB, name string) *Config {
+	t.Helper()
+	cm, err := confmaptest.LoadConf(filepath.Join("testdata", "config.yaml"))
+	require.NoError(t, err)
+	cfg := NewFactory().CreateDefaultConfig().(*Config)
+	sub, err := cm.Sub(component.NewIDWithName(metadata.Type, name).String())
+	require.NoError(t, err)
+	require.NoError(t, sub.Unmarshal(cfg))
+	return cfg
+}
+
+func TestLoadConfig(t *testing.T) {
+	def := loadConfig(t, "")
+	assert.Equal(t, createDefaultConfig(), def, "an empty section gives the defaults")
+	require.NoError(t, confmap.Validate(def), "the defaults run without any peer and without privileges")
+	assert.False(t, def.speakerEnabled())
+	assert.EqualValues(t, -1, def.ListenPort)
+
+	rs := loadConfig(t, "routeserver")
+	require.NoError(t, confmap.Validate(rs))
+	sc := rs.speakerConfig()
+	require.Len(t, sc.Peers, 2)
+	assert.Equal(t, netip.MustParseAddr("10.0.0.5"), sc.Peers[1].Address)
+	assert.EqualValues(t, 2, sc.Peers[1].MultihopTTL)
+	assert.Equal(t, 180*time.Second, sc.Peers[1].HoldTime)
+	rc, err := rs.ribConfig()
+	require.NoError(t, err)
+	assert.Equal(t, rib.ClassOnPrem, rc.Classes.Rules[0].Class)
+	assert.Equal(t, []uint32{65001}, rc.Classes.Rules[0].OriginASNs)
+	assert.Len(t, rc.Classes.Rules, 2+len(rib.DefaultClassConfig().Rules), "the default rules follow the configured ones")
+	assert.Equal(t, netip.MustParsePrefix("10.200.0.0/16"), rc.Overlap.Allow[0].Other)
+	assert.True(t, rc.Flap.Enabled)
+
+	edge := loadConfig(t, "edge")
+	require.NoError(t, confmap.Validate(edge))
+	assert.True(t, edge.Peers[0].Passive)
+	assert.Equal(t, []string{"ipv4_unicast", "ipv6_unicast"}, edge.Peers[0].Families)
+	assert.Equal(t, "0.0.0.0:11019", edge.BMP.Endpoint)
+	rc, err = edge.ribConfig()
+	require.NoError(t, err)
+	assert.Equal(t, 3, rc.Redundancy.MinPaths)
+	assert.False(t, rc.Flap.Enabled)
+	assert.Equal(t, 30*time.Second, edge.MetricsInterval)
+}
+
+func TestValidateErrors(t *testing.T) {
+	cases := []struct {
+		name   string
+		mutate func(*Config)
+		want   []string
+	}{
+		{"peer without asn", func(c *Config) { c.Peers = []PeerConfig{{Address: "192.0.2.1", ASN: 1}} },
+			[]string{"asn is required when peers", "router_id \"\" must be an IPv4 address"}},
+		{"bad peer", func(c *Config) {
+			c.ASN, c.RouterID = 1, "192.0.2.9"
+			c.Peers = []PeerConfig{{Address: "nope"}, {Address: "192.0.2.1", ASN: 2, Passive: true, Families: []string{"l2vpn"}, HoldTime: time.Second}}
+		}, []string{"peers[0]: address \"nope\"", "peers[0]: asn is required", "peers[1]: a passive peer needs listen_port",
+			"peers[1]: family \"l2vpn\"", "peers[1]: hold_time 1s"}},
+		{"duplicate peer", func(c *Config) {
+			c.ASN, c.RouterID = 1, "192.0.2.9"
+			c.Peers = []PeerConfig{{Address: "192.0.2.1", ASN: 2}, {Address: "192.0.2.1", ASN: 3}}
+		}, []string{"listed twice"}},
+		{"listen port", func(c *Config) { c.ListenPort = 70000 }, []string{"listen_port 70000 is out of range"}},
+		{"bmp allowed", func(c *Config) { c.BMP.Allowed = []string{"10.0.0.1/8"} }, []string{"bmp.allowed", "host bits"}},
+		{"class", func(c *Config) { c.Classes = []ClassRuleConfig{{Class: "mars"}} }, []string{"classes[0]"}},
+		{"default class", func(c *Config) { c.DefaultClass = "x" }, []string{"default_class"}},
+		{"flap thresholds", func(c *Config) { c.Analyses.Flap.Reuse = 3000 }, []string{"reuse (3000) must be positive and below suppress (2000)"}},
+		{"min paths", func(c *Config) { c.Analyses.Redundancy.MinPaths = 1 }, []string{"min_paths must be at least 2"}},
+		{"intervals", func(c *Config) { c.MetricsInterval = time.Millisecond; c.QueueSize = 0 }, []string{"metrics_interval", "queue_size"}},
+		{"mrt glob", func(c *Config) { c.MRT.Include = []string{"[x"} }, []string{"mrt.include: bad glob"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := createDefaultConfig()
+			tc.mutate(cfg)
+			err := cfg.Validate()
+			require.Error(t, err)
+			for _, w := range tc.want {
+				assert.True(t, strings.Contains(err.Error(), w), "%q not in %q", w, err)
+			}
+		})
+	}
+}

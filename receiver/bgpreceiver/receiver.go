@@ -1,0 +1,749 @@
+package bgpreceiver
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	api "github.com/osrg/gobgp/v3/api"
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/receiver"
+	"go.uber.org/zap"
+
+	"github.com/erviz/otelcol-erviz/internal/schema"
+	"github.com/erviz/otelcol-erviz/pkg/rib"
+	"github.com/erviz/otelcol-erviz/receiver/bgpreceiver/internal/bgpconv"
+	"github.com/erviz/otelcol-erviz/receiver/bgpreceiver/internal/metadata"
+	"github.com/erviz/otelcol-erviz/receiver/bgpreceiver/internal/speaker"
+)
+
+// tickInterval is how often the RIB is told that time passed (flap scores decay, windows
+// slide) when no route changes.
+const tickInterval = 5 * time.Second
+
+// maxBatch bounds the log records sent in one ConsumeLogs call.
+const maxBatch = 2048
+
+type itemKind uint8
+
+const (
+	itemPeerUp itemKind = iota + 1
+	itemPeerDown
+	itemAPIPaths
+	itemUpdate
+	itemMessage
+	itemStats
+)
+
+// item is one unit of work for the RIB goroutine.
+type item struct {
+	kind itemKind
+	t    time.Time
+	peer rib.Peer
+
+	state, reason string
+	code, subcode uint8
+	hasCode       bool
+	bmpReason     int
+
+	apiPaths   []*api.Path
+	update     bgpconv.Update
+	postPolicy bool
+	hasPolicy  bool
+
+	msgType, msgDir string
+	msgLen          int
+
+	stats []stat
+}
+
+type stat struct {
+	typ    string
+	value  uint64
+	family string
+}
+
+type msgKey struct {
+	peer     rib.Peer
+	typ, dir string
+}
+
+type bgpReceiver struct {
+	cfg         *Config
+	set         receiver.Settings
+	logger      *zap.Logger
+	logsNext    consumer.Logs
+	metricsNext consumer.Metrics
+	tb          *metadata.TelemetryBuilder
+	mb          *metadata.MetricsBuilder
+
+	rib       *rib.RIB
+	ribEvents []rib.Event
+	peers     map[netip.Addr]speaker.PeerConfig
+
+	queue   chan item
+	done    chan struct{}
+	dropped atomic.Uint64
+	wg      sync.WaitGroup
+
+	sp      *speaker.Speaker
+	bmp     *bmpStation
+	mrt     *mrtReader
+	stopped bool
+
+	// batch being built by the RIB goroutine
+	logs    plog.Logs
+	records plog.LogRecordSlice
+	scratch rib.Path
+
+	msgMu     sync.Mutex
+	msgCounts map[msgKey]int64
+}
+
+func newReceiver(set receiver.Settings, cfg *Config) (*bgpReceiver, error) {
+	r := &bgpReceiver{
+		cfg: cfg, set: set, logger: set.Logger,
+		peers:     map[netip.Addr]speaker.PeerConfig{},
+		msgCounts: map[msgKey]int64{},
+	}
+	rc, err := cfg.ribConfig()
+	if err != nil {
+		return nil, err
+	}
+	rc.OnEvent = func(e rib.Event) { r.ribEvents = append(r.ribEvents, e) }
+	if r.rib, err = rib.New(rc); err != nil {
+		return nil, err
+	}
+	for _, p := range cfg.speakerConfig().Peers {
+		r.peers[p.Address] = p
+	}
+	return r, nil
+}
+
+// Start starts the configured sources and the RIB and metrics goroutines.
+func (r *bgpReceiver) Start(_ context.Context, _ component.Host) error {
+	var err error
+	if r.tb, err = metadata.NewTelemetryBuilder(r.set.TelemetrySettings); err != nil {
+		return err
+	}
+	r.mb = metadata.NewMetricsBuilder(r.cfg.MetricsBuilderConfig, r.set)
+	r.queue = make(chan item, r.cfg.QueueSize)
+	r.done = make(chan struct{})
+	r.newBatch()
+	r.wg.Add(2)
+	go r.runRIB()
+	go r.runMetrics()
+	if r.cfg.speakerEnabled() {
+		r.sp, err = speaker.Start(r.cfg.speakerConfig(), r.logger, r.onSpeaker)
+		if err != nil {
+			r.stop()
+			return err
+		}
+	}
+	if r.cfg.BMP.Endpoint != "" {
+		if r.bmp, err = startBMP(r, r.cfg.BMP); err != nil {
+			r.stop()
+			return err
+		}
+	}
+	if len(r.cfg.MRT.Include) > 0 {
+		r.mrt = startMRT(r, r.cfg.MRT)
+	}
+	return nil
+}
+
+// Shutdown stops the sources first (the speaker closes every session), then the goroutines.
+func (r *bgpReceiver) Shutdown(context.Context) error {
+	r.stop()
+	return nil
+}
+
+func (r *bgpReceiver) stop() {
+	if r.done == nil || r.stopped {
+		return
+	}
+	r.stopped = true
+	if r.sp != nil {
+		r.sp.Stop()
+	}
+	if r.bmp != nil {
+		r.bmp.stop()
+	}
+	if r.mrt != nil {
+		r.mrt.stop()
+	}
+	close(r.done)
+	r.wg.Wait()
+	if r.tb != nil {
+		r.tb.Shutdown()
+	}
+}
+
+// enqueue hands an item to the RIB goroutine. Peer state items wait for room (their order
+// with the routes matters and they are few); route items are dropped and counted when the
+// queue is full.
+func (r *bgpReceiver) enqueue(it item, wait bool) {
+	if wait {
+		select {
+		case r.queue <- it:
+		case <-r.done:
+		}
+		return
+	}
+	select {
+	case r.queue <- it:
+	default:
+		if n := r.dropped.Add(1); n&(n-1) == 0 { // log at powers of two
+			r.logger.Warn("bgp receiver queue full: routing events dropped; the RIB misses them until the peer's next session reset",
+				zap.Uint64("dropped", n), zap.Int("queue_size", r.cfg.QueueSize))
+		}
+		r.tb.ReceiverBgpEventsDropped.Add(context.Background(), 1)
+	}
+}
+
+// onSpeaker is the speaker's callback: cheap, it only queues.
+func (r *bgpReceiver) onSpeaker(e speaker.Event) {
+	peer := r.speakerPeer(e.Peer, e.PeerASN)
+	switch e.Kind {
+	case speaker.PeerUp:
+		r.enqueue(item{kind: itemPeerUp, t: e.Time, peer: peer, state: e.State}, true)
+	case speaker.PeerDown:
+		r.enqueue(item{kind: itemPeerDown, t: e.Time, peer: peer, state: e.State, reason: e.Reason,
+			code: e.NotificationCode, subcode: e.NotificationSubcode, hasCode: e.NotificationCode != 0}, true)
+	case speaker.Paths:
+		r.enqueue(item{kind: itemAPIPaths, t: e.Time, peer: peer, apiPaths: e.Paths, postPolicy: true, hasPolicy: true}, false)
+	}
+}
+
+func (r *bgpReceiver) speakerPeer(a netip.Addr, asn uint32) rib.Peer {
+	if pc, ok := r.peers[a]; ok {
+		return rib.Peer{Kind: rib.SourceBGP, Addr: a, ASN: pc.ASN, Name: pc.Name}
+	}
+	return rib.Peer{Kind: rib.SourceBGP, Addr: a, ASN: asn}
+}
+
+func (r *bgpReceiver) runRIB() {
+	defer r.wg.Done()
+	tick := time.NewTicker(tickInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case it := <-r.queue:
+			r.handle(it)
+			for n := 0; n < 4096; n++ {
+				select {
+				case it := <-r.queue:
+					r.handle(it)
+					continue
+				default:
+				}
+				break
+			}
+			r.flush()
+		case now := <-tick.C:
+			r.rib.Tick(now)
+			r.drainRIBEvents()
+			r.flush()
+		case <-r.done:
+			for {
+				select {
+				case it := <-r.queue:
+					r.handle(it)
+					continue
+				default:
+				}
+				break
+			}
+			r.flush()
+			return
+		}
+	}
+}
+
+func (r *bgpReceiver) handle(it item) {
+	switch it.kind {
+	case itemPeerUp:
+		r.rib.PeerUp(it.t, it.peer)
+		if lr, ok := r.record(schema.BGPEventPeerUp, it.t, it.peer, plog.SeverityNumberInfo); ok {
+			lr.Attributes().PutStr(schema.BGPSessionState, it.state)
+			lr.Body().SetStr(fmt.Sprintf("peer %s up", peerText(it.peer)))
+		}
+	case itemPeerDown:
+		if lr, ok := r.record(schema.BGPEventPeerDown, it.t, it.peer, plog.SeverityNumberWarn); ok {
+			at := lr.Attributes()
+			at.PutStr(schema.BGPSessionState, it.state)
+			reason := it.reason
+			if reason == "" {
+				reason = "unknown"
+			}
+			at.PutStr(schema.BGPDownReason, reason)
+			if it.hasCode {
+				at.PutInt(schema.BGPNotificationCode, int64(it.code))
+				at.PutInt(schema.BGPNotificationSubcode, int64(it.subcode))
+			}
+			if it.bmpReason != 0 {
+				at.PutInt(schema.BGPBMPPeerDownReason, int64(it.bmpReason))
+			}
+			lr.Body().SetStr(fmt.Sprintf("peer %s down: %s", peerText(it.peer), reason))
+		}
+		r.rib.PeerDown(it.t, it.peer)
+	case itemAPIPaths:
+		for _, p := range it.apiPaths {
+			withdraw, ok, err := speaker.Convert(p, &r.scratch)
+			if err != nil {
+				r.logger.Debug("unreadable path from GoBGP", zap.Error(err))
+				continue
+			}
+			if !ok {
+				continue
+			}
+			if withdraw {
+				r.withdraw(it, r.scratch.Prefix, r.scratch.ID)
+			} else {
+				r.announce(it, &r.scratch)
+			}
+		}
+	case itemUpdate:
+		for _, w := range it.update.Withdrawn {
+			r.withdraw(it, w.Prefix, w.ID)
+		}
+		for i := range it.update.Announced {
+			r.announce(it, &it.update.Announced[i])
+		}
+	case itemMessage:
+		r.countMessage(it.peer, it.msgType, it.msgDir)
+		if lr, ok := r.record(schema.BGPEventMessage, it.t, it.peer, plog.SeverityNumberInfo); ok {
+			at := lr.Attributes()
+			at.PutStr(schema.BGPMessageType, it.msgType)
+			at.PutStr(schema.BGPMessageDirection, it.msgDir)
+			if it.msgLen > 0 {
+				at.PutInt(schema.BGPMessageLength, int64(it.msgLen))
+			}
+			if it.hasCode {
+				at.PutInt(schema.BGPNotificationCode, int64(it.code))
+				at.PutInt(schema.BGPNotificationSubcode, int64(it.subcode))
+			}
+			lr.Body().SetStr(fmt.Sprintf("%s %s %s", it.msgType, it.msgDir, peerText(it.peer)))
+		}
+	case itemStats:
+		for _, s := range it.stats {
+			if lr, ok := r.record(schema.BGPEventStatistics, it.t, it.peer, plog.SeverityNumberInfo); ok {
+				at := lr.Attributes()
+				at.PutStr(schema.BGPStatType, s.typ)
+				at.PutInt(schema.BGPStatValue, int64(s.value))
+				if s.family != "" {
+					at.PutStr(schema.BGPStatFamily, s.family)
+				}
+				lr.Body().SetStr(fmt.Sprintf("statistics %s %s=%d", peerText(it.peer), s.typ, s.value))
+			}
+		}
+	}
+	r.drainRIBEvents()
+	if r.records.Len() >= maxBatch {
+		r.flush()
+	}
+}
+
+func (r *bgpReceiver) withdraw(it item, p netip.Prefix, id uint32) {
+	if it.peer.Kind != rib.SourceBGP {
+		r.countMessage(it.peer, "update", "received")
+	}
+	r.rib.WithdrawPath(it.t, it.peer, p, id)
+	if lr, ok := r.record(schema.BGPEventWithdraw, it.t, it.peer, plog.SeverityNumberInfo); ok {
+		at := lr.Attributes()
+		at.PutStr(schema.BGPPrefix, p.String())
+		at.PutStr(schema.BGPFamily, familyName(rib.FamilyOf(p)))
+		if id != 0 {
+			at.PutInt(schema.BGPPathID, int64(id))
+		}
+		if it.hasPolicy {
+			at.PutBool(schema.BGPPostPolicy, it.postPolicy)
+		}
+		lr.Body().SetStr(fmt.Sprintf("withdraw %s from %s", p, peerText(it.peer)))
+	}
+	r.drainRIBEvents()
+}
+
+func (r *bgpReceiver) announce(it item, p *rib.Path) {
+	if err := r.rib.Announce(it.t, it.peer, *p); err != nil {
+		r.logger.Debug("route not announced to the RIB", zap.Stringer("prefix", p.Prefix), zap.Error(err))
+		return
+	}
+	if lr, ok := r.record(schema.BGPEventAnnounce, it.t, it.peer, plog.SeverityNumberInfo); ok {
+		at := lr.Attributes()
+		at.PutStr(schema.BGPPrefix, p.Prefix.String())
+		at.PutStr(schema.BGPFamily, familyName(rib.FamilyOf(p.Prefix)))
+		if p.ID != 0 {
+			at.PutInt(schema.BGPPathID, int64(p.ID))
+		}
+		if p.NextHop.IsValid() {
+			at.PutStr(schema.BGPNextHop, p.NextHop.String())
+		}
+		var route rib.Route
+		for _, rt := range r.rib.Routes(p.Prefix) {
+			if rt.Peer == it.peer && rt.ID == p.ID {
+				route = rt
+				break
+			}
+		}
+		origin := int64(0)
+		if route.Attrs != nil {
+			at.PutStr(schema.BGPASPath, route.Attrs.ASPath.String())
+			at.PutInt(schema.BGPASPathLength, int64(route.Attrs.ASPath.Length))
+			at.PutStr(schema.BGPRouteClass, route.Attrs.Class.String())
+			origin = int64(route.OriginASN())
+		}
+		at.PutInt(schema.BGPOriginASN, origin)
+		at.PutStr(schema.BGPOrigin, p.Origin.String())
+		if p.HasMED {
+			at.PutInt(schema.BGPMED, int64(p.MED))
+		}
+		if p.HasLocalPref {
+			at.PutInt(schema.BGPLocalPref, int64(p.LocalPref))
+		}
+		if len(p.Communities) > 0 {
+			s := at.PutEmptySlice(schema.BGPCommunities)
+			for _, c := range p.Communities {
+				s.AppendEmpty().SetStr(c.String())
+			}
+		}
+		if len(p.Large) > 0 {
+			s := at.PutEmptySlice(schema.BGPLargeCommunities)
+			for _, c := range p.Large {
+				s.AppendEmpty().SetStr(c.String())
+			}
+		}
+		if it.hasPolicy {
+			at.PutBool(schema.BGPPostPolicy, it.postPolicy)
+		}
+		path := ""
+		if route.Attrs != nil {
+			path = route.Attrs.ASPath.String()
+		}
+		lr.Body().SetStr(fmt.Sprintf("announce %s via %s as-path [%s] from %s", p.Prefix, p.NextHop, path, peerText(it.peer)))
+	}
+	if it.peer.Kind != rib.SourceBGP {
+		r.countMessage(it.peer, "update", "received")
+	}
+	r.drainRIBEvents()
+}
+
+func (r *bgpReceiver) countMessage(p rib.Peer, typ, dir string) {
+	r.msgMu.Lock()
+	r.msgCounts[msgKey{peer: p, typ: typ, dir: dir}]++
+	r.msgMu.Unlock()
+}
+
+var eventNames = map[rib.EventKind]string{
+	rib.EventWithdraw:       schema.BGPEventWithdraw,
+	rib.EventOverlap:        schema.BGPEventOverlap,
+	rib.EventLostRedundancy: schema.BGPEventLostRedundancy,
+	rib.EventFlap:           schema.BGPEventFlap,
+	rib.EventAdjacencyFlap:  schema.BGPEventAdjacencyFlap,
+	rib.EventOriginChange:   schema.BGPEventOriginChange,
+	rib.EventMOAS:           schema.BGPEventMOAS,
+	rib.EventPrefixCount:    schema.BGPEventPrefixCount,
+}
+
+func phaseName(p rib.Phase) string {
+	switch p {
+	case rib.PhaseStart:
+		return schema.BGPPhaseStart
+	case rib.PhaseResolved:
+		return schema.BGPPhaseResolved
+	}
+	return schema.BGPPhaseInstant
+}
+
+// drainRIBEvents turns the events the RIB emitted during the last call into log records.
+func (r *bgpReceiver) drainRIBEvents() {
+	for i := range r.ribEvents {
+		r.ribEventRecord(&r.ribEvents[i])
+	}
+	clear(r.ribEvents)
+	r.ribEvents = r.ribEvents[:0]
+}
+
+func (r *bgpReceiver) ribEventRecord(e *rib.Event) {
+	name := eventNames[e.Kind]
+	if e.Kind == rib.EventWithdraw {
+		if lr, ok := r.record(name, e.Time, e.Peer, plog.SeverityNumberInfo); ok {
+			at := lr.Attributes()
+			at.PutStr(schema.BGPPrefix, e.Prefix.String())
+			at.PutStr(schema.BGPFamily, familyName(rib.FamilyOf(e.Prefix)))
+			if e.PathID != 0 {
+				at.PutInt(schema.BGPPathID, int64(e.PathID))
+			}
+			at.PutStr(schema.BGPEventReason, "peer_down")
+			lr.Body().SetStr(fmt.Sprintf("withdraw %s from %s (peer down)", e.Prefix, peerText(e.Peer)))
+		}
+		return
+	}
+	sev := plog.SeverityNumberInfo
+	if e.Phase == rib.PhaseStart || e.Kind == rib.EventOriginChange {
+		sev = plog.SeverityNumberWarn
+	}
+	lr, ok := r.record(name, e.Time, e.Peer, sev)
+	if !ok {
+		return
+	}
+	at := lr.Attributes()
+	at.PutStr(schema.BGPEventPhase, phaseName(e.Phase))
+	subject := peerText(e.Peer)
+	if e.Prefix.IsValid() {
+		at.PutStr(schema.BGPPrefix, e.Prefix.String())
+		at.PutStr(schema.BGPFamily, familyName(rib.FamilyOf(e.Prefix)))
+		subject = e.Prefix.String()
+	}
+	if !e.Start.IsZero() {
+		at.PutStr(schema.BGPEventStart, e.Start.UTC().Format(time.RFC3339Nano))
+	}
+	if e.Phase == rib.PhaseResolved {
+		at.PutDouble(schema.BGPEventDuration, e.Duration.Seconds())
+	}
+	if e.Reason != "" {
+		at.PutStr(schema.BGPEventReason, e.Reason)
+	}
+	if len(e.Peers) > 0 {
+		s := at.PutEmptySlice(schema.BGPPeers)
+		for _, p := range e.Peers {
+			s.AppendEmpty().SetStr(peerText(p))
+		}
+	}
+	if len(e.Related) > 0 {
+		s := at.PutEmptySlice(schema.BGPRelatedPrefixes)
+		for _, p := range e.Related {
+			s.AppendEmpty().SetStr(p.String())
+		}
+	}
+	if len(e.Origins) > 0 {
+		s := at.PutEmptySlice(schema.BGPOrigins)
+		for _, o := range e.Origins {
+			s.AppendEmpty().SetInt(int64(o))
+		}
+	}
+	switch e.Kind {
+	case rib.EventLostRedundancy:
+		at.PutInt(schema.BGPPaths, int64(e.Paths))
+		if e.Phase == rib.PhaseStart {
+			at.PutInt(schema.BGPPathsPrevious, int64(e.Previous))
+		}
+	case rib.EventFlap:
+		at.PutDouble(schema.BGPFlapScore, e.Score)
+	case rib.EventAdjacencyFlap:
+		at.PutInt(schema.BGPSessionDowns, int64(e.Count))
+	case rib.EventPrefixCount:
+		at.PutInt(schema.BGPPrefixCount, int64(e.Count))
+		at.PutInt(schema.BGPPrefixCountBaseline, int64(e.Previous))
+	}
+	body := fmt.Sprintf("%s %s %s", name, phaseName(e.Phase), subject)
+	if e.Phase == rib.PhaseResolved {
+		body += fmt.Sprintf(" after %s", e.Duration.Round(time.Millisecond))
+	}
+	lr.Body().SetStr(body)
+}
+
+// record appends a log record with the common attributes; ok is false when no logs
+// pipeline consumes the receiver.
+func (r *bgpReceiver) record(event string, t time.Time, peer rib.Peer, sev plog.SeverityNumber) (plog.LogRecord, bool) {
+	if r.logsNext == nil {
+		return plog.LogRecord{}, false
+	}
+	lr := r.records.AppendEmpty()
+	lr.SetTimestamp(pcommon.NewTimestampFromTime(t))
+	lr.SetObservedTimestamp(pcommon.NewTimestampFromTime(time.Now()))
+	lr.SetEventName(event)
+	lr.SetSeverityNumber(sev)
+	lr.SetSeverityText(severityText(sev))
+	at := lr.Attributes()
+	at.PutStr(schema.BGPEvent, event)
+	at.PutStr(schema.BGPSource, sourceName(peer.Kind))
+	if peer.Addr.IsValid() {
+		if peer.Router.IsValid() {
+			at.PutStr(schema.BGPRouterAddress, peer.Router.String())
+		}
+		at.PutStr(schema.BGPPeerAddress, peer.Addr.String())
+		at.PutInt(schema.BGPPeerASN, int64(peer.ASN))
+		if peer.Name != "" {
+			at.PutStr(schema.BGPPeerName, peer.Name)
+		}
+	}
+	return lr, true
+}
+
+func severityText(s plog.SeverityNumber) string {
+	if s == plog.SeverityNumberWarn {
+		return "WARN"
+	}
+	return "INFO"
+}
+
+func sourceName(k rib.SourceKind) string {
+	switch k {
+	case rib.SourceBMP:
+		return schema.BGPSourceBMP
+	case rib.SourceMRT:
+		return schema.BGPSourceMRT
+	}
+	return schema.BGPSourceBGP
+}
+
+func familyName(f rib.Family) string {
+	if f == rib.IPv6 {
+		return speaker.FamilyIPv6Unicast
+	}
+	return speaker.FamilyIPv4Unicast
+}
+
+func peerText(p rib.Peer) string {
+	var b strings.Builder
+	if p.Router.IsValid() {
+		b.WriteString(p.Router.String())
+		b.WriteByte('/')
+	}
+	b.WriteString(p.Addr.String())
+	b.WriteString(" AS")
+	b.WriteString(strconv.FormatUint(uint64(p.ASN), 10))
+	if p.Name != "" {
+		b.WriteString(" (" + p.Name + ")")
+	}
+	return b.String()
+}
+
+func (r *bgpReceiver) newBatch() {
+	r.logs = plog.NewLogs()
+	sl := r.logs.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty()
+	sl.Scope().SetName(metadata.ScopeName)
+	sl.Scope().SetVersion(r.set.BuildInfo.Version)
+	r.records = sl.LogRecords()
+}
+
+func (r *bgpReceiver) flush() {
+	if r.records.Len() == 0 || r.logsNext == nil {
+		return
+	}
+	logs := r.logs
+	r.newBatch()
+	if err := r.logsNext.ConsumeLogs(context.Background(), logs); err != nil {
+		r.logger.Warn("BGP events refused by the next consumer", zap.Int("records", logs.LogRecordCount()), zap.Error(err))
+	}
+}
+
+func (r *bgpReceiver) runMetrics() {
+	defer r.wg.Done()
+	t := time.NewTicker(r.cfg.MetricsInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			r.emitMetrics()
+		case <-r.done:
+			return
+		}
+	}
+}
+
+var classes = func() []rib.Class {
+	out := make([]rib.Class, rib.NumClasses)
+	for i := range out {
+		out[i] = rib.Class(i)
+	}
+	return out
+}()
+
+func (r *bgpReceiver) emitMetrics() {
+	if r.metricsNext == nil {
+		return
+	}
+	now := pcommon.NewTimestampFromTime(time.Now())
+	mb := r.mb
+	direct := map[netip.Addr]bool{}
+	if r.sp != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		infos, err := r.sp.Peers(ctx)
+		cancel()
+		if err != nil {
+			r.logger.Debug("cannot list BGP peers", zap.Error(err))
+		}
+		for _, pi := range infos {
+			p := r.speakerPeer(pi.Address, pi.ASN)
+			direct[pi.Address] = true
+			up := int64(0)
+			if pi.Established {
+				up = 1
+			}
+			src, router, addr, asn, name := peerAttrs(p)
+			mb.RecordBgpPeerStateDataPoint(now, up, src, router, addr, asn, name, pi.State)
+			for _, m := range []struct {
+				typ  string
+				recv uint64
+				sent uint64
+			}{
+				{"open", pi.Received.Open, pi.Sent.Open},
+				{"update", pi.Received.Update, pi.Sent.Update},
+				{"notification", pi.Received.Notification, pi.Sent.Notification},
+				{"keepalive", pi.Received.Keepalive, pi.Sent.Keepalive},
+				{"refresh", pi.Received.Refresh, pi.Sent.Refresh},
+			} {
+				mb.RecordBgpPeerMessagesDataPoint(now, int64(m.recv), src, router, addr, asn, name, m.typ, "received")
+				mb.RecordBgpPeerMessagesDataPoint(now, int64(m.sent), src, router, addr, asn, name, m.typ, "sent")
+			}
+		}
+	}
+	for _, ps := range r.rib.Peers() {
+		src, router, addr, asn, name := peerAttrs(ps.Peer)
+		if ps.Peer.Kind != rib.SourceBGP || !direct[ps.Peer.Addr] {
+			up, state := int64(0), "down"
+			if ps.Up {
+				up, state = 1, "established"
+			}
+			mb.RecordBgpPeerStateDataPoint(now, up, src, router, addr, asn, name, state)
+		}
+		mb.RecordBgpPeerFlapsDataPoint(now, int64(ps.Downs), src, router, addr, asn, name)
+		for f := range rib.NumFamilies {
+			for _, c := range classes {
+				mb.RecordBgpPeerPrefixesDataPoint(now, int64(ps.Counts[f][c]), src, router, addr, asn, name, familyName(rib.Family(f)), c.String())
+			}
+		}
+	}
+	r.msgMu.Lock()
+	for k, v := range r.msgCounts {
+		src, router, addr, asn, name := peerAttrs(k.peer)
+		mb.RecordBgpPeerMessagesDataPoint(now, v, src, router, addr, asn, name, k.typ, k.dir)
+	}
+	r.msgMu.Unlock()
+	st := r.rib.Stats()
+	mb.RecordBgpRibPrefixesDataPoint(now, int64(st.Prefixes4), speaker.FamilyIPv4Unicast)
+	mb.RecordBgpRibPrefixesDataPoint(now, int64(st.Prefixes6), speaker.FamilyIPv6Unicast)
+	for f := range rib.NumFamilies {
+		for _, c := range classes {
+			mb.RecordBgpRibPathsDataPoint(now, int64(st.PathsByClass[f][c]), familyName(rib.Family(f)), c.String())
+		}
+	}
+	a := r.rib.Active()
+	mb.RecordBgpOverlapsActiveDataPoint(now, int64(a.Overlap))
+	mb.RecordBgpRedundancyLostActiveDataPoint(now, int64(a.LostRedundancy))
+	mb.RecordBgpFlapsActiveDataPoint(now, int64(a.Flap))
+	mb.RecordBgpAdjacencyFlapsActiveDataPoint(now, int64(a.AdjacencyFlap))
+	mb.RecordBgpMoasActiveDataPoint(now, int64(a.MOAS))
+	mb.RecordBgpPrefixCountActiveDataPoint(now, int64(a.PrefixCount))
+	if err := r.metricsNext.ConsumeMetrics(context.Background(), mb.Emit()); err != nil {
+		r.logger.Warn("BGP metrics refused by the next consumer", zap.Error(err))
+	}
+}
+
+func peerAttrs(p rib.Peer) (src, router, addr string, asn int64, name string) {
+	src = sourceName(p.Kind)
+	if p.Router.IsValid() {
+		router = p.Router.String()
+	}
+	return src, router, p.Addr.String(), int64(p.ASN), p.Name
+}
