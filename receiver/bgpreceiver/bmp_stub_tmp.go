@@ -12,4 +12,4 @@ func (*bmpStation) stop() {}
 type mrtReader struct{}
 
 func startMRT(*bgpReceiver, MRTConfig) *mrtReader { return &mrtReader{} }
-func (*mrtReader) stop()                         {}
+func (*mrtReader) stop()                          {}
