@@ -1,0 +1,680 @@
+//go:build linux
+
+// Command runner drives the end-to-end IPFIX benchmark: for each receiver and
+// offered rate it starts the receiver on a fresh loopback port, replays the
+// same traffic with the sender, waits for the receiver to drain, and reads
+// what the receiver itself says it decoded, its CPU time and peak RSS from
+// /proc. It prints one table (Markdown) and writes every point as JSON.
+//
+// Receivers:
+//   - erviz: bin/otelcol-erviz with the ipfix receiver and the debug
+//     exporter (basic verbosity, sampled output), counted by the collector's
+//     own otelcol_exporter_sent_log_records (also accepted/dropped).
+//   - netflowreceiver: the contrib netflowreceiver v0.135.0 in a collector
+//     built for the benchmark, same exporter, same counter.
+//   - nfacctd: pmacct's print plugin aggregated by protocol, appended every
+//     second; records = packets / 19.5 (every message carries 20 records
+//     with packetDeltaCount 10..29, so whole messages are counted exactly).
+//   - nfcapd: nfdump's collector writing its file; records = "Flows:" of
+//     nfdump -I -N on the file after a clean stop.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+type point struct {
+	Receiver      string  `json:"receiver"`
+	Run           int     `json:"run"`
+	OfferedRate   float64 `json:"offered_records_per_sec"`
+	AchievedRate  float64 `json:"achieved_records_per_sec"`
+	SendSeconds   float64 `json:"send_seconds"`
+	Sent          int64   `json:"records_sent"`
+	Received      int64   `json:"records_received"`
+	LossPct       float64 `json:"loss_pct"`
+	CPUSeconds    float64 `json:"cpu_seconds"`
+	CPUusPerRec   float64 `json:"cpu_us_per_record"`
+	RecPerCoreSec float64 `json:"records_per_core_second"`
+	RSSKiB        int64   `json:"rss_hwm_kib"`
+	SenderCPU     float64 `json:"sender_cpu_seconds"`
+	Load1         string  `json:"loadavg"`
+	Extra         string  `json:"extra,omitempty"`
+	Err           string  `json:"error,omitempty"`
+}
+
+type senderSummary struct {
+	DataMessages  int64   `json:"data_messages"`
+	Records       int64   `json:"records"`
+	SendErrors    int64   `json:"send_errors"`
+	Seconds       float64 `json:"seconds"`
+	RecordsPerSec float64 `json:"records_per_sec"`
+	SenderCPU     float64 `json:"sender_cpu_seconds"`
+}
+
+var (
+	flagOut      = flag.String("out", "runs", "directory for per-point work files and results.json")
+	flagRates    = flag.String("rates", "50000,100000,200000,500000", "offered rates, records/s, comma-separated")
+	flagSeconds  = flag.Float64("seconds", 10, "seconds of traffic per point")
+	flagRuns     = flag.Int("runs", 1, "repetitions of the whole matrix")
+	flagRecv     = flag.String("receivers", "erviz,netflowreceiver,nfacctd,nfcapd", "receivers to run")
+	flagSender   = flag.String("sender", "build/sender", "sender binary")
+	flagErviz    = flag.String("erviz", "../../bin/otelcol-erviz", "our collector binary")
+	flagPeer     = flag.String("peer", "build/peer/otelcol-netflow-peer", "contrib netflowreceiver collector binary")
+	flagPort     = flag.Int("port", 47400, "first UDP port; each point uses the next one")
+	flagPprof    = flag.Bool("pprof", false, "enable the pprof extension on 127.0.0.1:1777 in both collectors")
+	flagProfile  = flag.String("profile", "", "with -pprof: save a 10 s CPU profile of erviz taken during its first point to this file")
+	flagPeak     = flag.Bool("peak", true, "also find erviz's peak (offered at -peak-rate) and run it at 80% of the peak")
+	flagPeakRate = flag.Float64("peak-rate", 1500000, "rate offered to find the peak, records/s")
+)
+
+func main() {
+	flag.Parse()
+	if err := os.MkdirAll(*flagOut, 0o755); err != nil {
+		fatal(err)
+	}
+	rates := parseRates(*flagRates)
+	recvs := strings.Split(*flagRecv, ",")
+	port := *flagPort
+	var all []point
+	save := func() {
+		b, _ := json.MarshalIndent(all, "", "  ")
+		_ = os.WriteFile(filepath.Join(*flagOut, "results.json"), b, 0o644)
+	}
+	for run := 1; run <= *flagRuns; run++ {
+		for _, rate := range rates {
+			for _, r := range recvs {
+				p := measure(r, rate, run, port)
+				port++
+				all = append(all, p)
+				logPoint(p)
+				save()
+			}
+		}
+		if *flagPeak && contains(recvs, "erviz") {
+			p := measure("erviz", *flagPeakRate, run, port)
+			port++
+			p.Extra = strings.TrimSpace("peak probe " + p.Extra)
+			all = append(all, p)
+			logPoint(p)
+			if p.Err == "" && p.Received > 0 && p.SendSeconds > 0 {
+				peak := float64(p.Received) / p.SendSeconds
+				rate80 := math.Round(0.8*peak/1000) * 1000
+				fmt.Fprintf(os.Stderr, "run %d: erviz peak %.0f records/s received; 80%% = %.0f\n", run, peak, rate80)
+				for _, r := range recvs {
+					q := measure(r, rate80, run, port)
+					port++
+					q.Extra = strings.TrimSpace("80% of erviz peak " + q.Extra)
+					all = append(all, q)
+					logPoint(q)
+				}
+			}
+			save()
+		}
+	}
+	save()
+	printTable(os.Stdout, all)
+}
+
+func logPoint(p point) {
+	fmt.Fprintf(os.Stderr, "run %d %-16s offered %8.0f/s sent %9d received %9d loss %6.2f%% cpu %6.2fs %6.2f us/rec rss %d KiB load %s %s %s\n",
+		p.Run, p.Receiver, p.OfferedRate, p.Sent, p.Received, p.LossPct, p.CPUSeconds, p.CPUusPerRec, p.RSSKiB, p.Load1, p.Extra, p.Err)
+}
+
+// receiver is one started receiver process.
+type receiver struct {
+	cmd     *exec.Cmd
+	dir     string
+	count   func() (int64, string, error) // records decoded so far (collectors only, live)
+	final   func() (int64, string, error) // records decoded, after stop
+	stopSig syscall.Signal
+}
+
+func measure(name string, rate float64, run, port int) point {
+	p := point{Receiver: name, Run: run, OfferedRate: rate}
+	dir, _ := filepath.Abs(filepath.Join(*flagOut, fmt.Sprintf("%s-%d-%d-%d", name, int(rate), run, port)))
+	_ = os.RemoveAll(dir)
+	_ = os.MkdirAll(dir, 0o755)
+	r, err := start(name, dir, port)
+	if err != nil {
+		p.Err = err.Error()
+		return p
+	}
+	defer r.kill()
+	if err := waitUDP(port, 15*time.Second); err != nil {
+		p.Err = err.Error()
+		return p
+	}
+	time.Sleep(1500 * time.Millisecond) // let start-up work settle before the CPU snapshot
+	pid := r.cmd.Process.Pid
+	cpu0 := treeCPU(pid)
+
+	messages := int64(rate * *flagSeconds / 20)
+	var profErr chan error
+	if *flagPprof && *flagProfile != "" && name == "erviz" && run == 1 {
+		profErr = make(chan error, 1)
+		go func() { profErr <- fetchProfile(*flagProfile, 10) }()
+		*flagProfile = "" // only the first point
+	}
+	out, err := exec.Command(*flagSender, "-addr", fmt.Sprintf("127.0.0.1:%d", port),
+		"-rate", fmt.Sprint(rate), "-messages", fmt.Sprint(messages),
+		"-max-duration", fmt.Sprintf("%.0fs", *flagSeconds*1.5+5)).Output()
+	if err != nil {
+		p.Err = "sender: " + err.Error()
+		return p
+	}
+	var s senderSummary
+	if err := json.Unmarshal(out, &s); err != nil {
+		p.Err = "sender output: " + err.Error()
+		return p
+	}
+	p.Sent, p.AchievedRate, p.SenderCPU, p.SendSeconds = s.Records, s.RecordsPerSec, s.SenderCPU, s.Seconds
+
+	// Drain: collectors until their count stops moving; others a fixed pause.
+	if r.count != nil {
+		last, stable := int64(-1), 0
+		deadline := time.Now().Add(20 * time.Second)
+		for time.Now().Before(deadline) && stable < 3 {
+			time.Sleep(500 * time.Millisecond)
+			n, _, err := r.count()
+			if err == nil && n == last {
+				stable++
+			} else {
+				stable = 0
+			}
+			last = n
+			if last >= p.Sent {
+				break
+			}
+		}
+	} else {
+		time.Sleep(2500 * time.Millisecond)
+	}
+	cpu1 := treeCPU(pid)
+	p.RSSKiB = treeHWM(pid)
+	p.Load1 = loadavg()
+	if profErr != nil {
+		if err := <-profErr; err != nil {
+			fmt.Fprintln(os.Stderr, "profile:", err)
+		}
+	}
+	var extra string
+	if r.count != nil {
+		p.Received, extra, err = r.count()
+	}
+	if err == nil {
+		err = r.stop()
+	}
+	if err == nil && r.final != nil {
+		p.Received, extra, err = r.final()
+	}
+	if err != nil {
+		p.Err = err.Error()
+	}
+	p.Extra = extra
+	p.CPUSeconds = cpu1 - cpu0
+	if p.Sent > 0 {
+		p.LossPct = 100 * float64(p.Sent-p.Received) / float64(p.Sent)
+	}
+	if p.Received > 0 {
+		p.CPUusPerRec = p.CPUSeconds * 1e6 / float64(p.Received)
+		if p.CPUSeconds > 0 {
+			p.RecPerCoreSec = float64(p.Received) / p.CPUSeconds
+		}
+	}
+	return p
+}
+
+func start(name, dir string, port int) (*receiver, error) {
+	r := &receiver{dir: dir, stopSig: syscall.SIGTERM}
+	metricsPort := port + 10000
+	pprof := ""
+	pprofExt := ""
+	if *flagPprof {
+		pprof = "extensions:\n  pprof:\n    endpoint: 127.0.0.1:1777\n"
+		pprofExt = "  extensions: [pprof]\n"
+	}
+	exporter := `exporters:
+  debug:
+    verbosity: basic
+    sampling_initial: 1
+    sampling_thereafter: 1000000
+`
+	telemetry := fmt.Sprintf(`  telemetry:
+    logs:
+      level: info
+    metrics:
+      level: normal
+      readers:
+        - pull:
+            exporter:
+              prometheus:
+                host: 127.0.0.1
+                port: %d
+`, metricsPort)
+	switch name {
+	case "erviz", "netflowreceiver":
+		var recv, bin, id string
+		if name == "erviz" {
+			bin, id = *flagErviz, "ipfix"
+			recv = fmt.Sprintf("receivers:\n  ipfix:\n    endpoint: 127.0.0.1:%d\n", port)
+		} else {
+			bin, id = *flagPeer, "netflow"
+			recv = fmt.Sprintf("receivers:\n  netflow:\n    scheme: netflow\n    hostname: 127.0.0.1\n    port: %d\n    sockets: 1\n    workers: 2\n", port)
+		}
+		cfg := recv + exporter + pprof + "service:\n" + pprofExt + telemetry +
+			fmt.Sprintf("  pipelines:\n    logs:\n      receivers: [%s]\n      exporters: [debug]\n", id)
+		file := filepath.Join(dir, "config.yaml")
+		if err := os.WriteFile(file, []byte(cfg), 0o644); err != nil {
+			return nil, err
+		}
+		r.cmd = exec.Command(bin, "--config", file)
+		url := fmt.Sprintf("http://127.0.0.1:%d/metrics", metricsPort)
+		r.count = func() (int64, string, error) {
+			m, err := scrape(url)
+			if err != nil {
+				return 0, "", err
+			}
+			n := int64(m.sum("otelcol_exporter_sent_log_records", `exporter="debug"`))
+			extra := ""
+			if name == "erviz" {
+				extra = fmt.Sprintf("accepted=%.0f dgram_dropped=%.0f kernel=%.0f queue_full=%.0f rec_dropped=%.0f",
+					m.sum("otelcol_receiver_accepted_log_records", ""),
+					m.sum("otelcol_receiver_ipfix_datagrams_dropped", ""),
+					m.sum("otelcol_receiver_ipfix_datagrams_dropped", `reason="kernel"`),
+					m.sum("otelcol_receiver_ipfix_datagrams_dropped", `reason="queue_full"`),
+					m.sum("otelcol_receiver_ipfix_records_dropped", ""))
+			}
+			return n, extra, nil
+		}
+	case "nfacctd":
+		cfg := fmt.Sprintf(`daemonize: false
+nfacctd_ip: 127.0.0.1
+nfacctd_port: %d
+nfacctd_pipe_size: 4194304
+plugins: print[out]
+aggregate[out]: proto
+print_output[out]: csv
+print_output_file[out]: %s/out.csv
+print_output_file_append[out]: true
+print_refresh_time[out]: 1
+plugin_pipe_size[out]: 10485760
+plugin_buffer_size[out]: 40960
+logfile: %s/nfacctd.log
+`, port, dir, dir)
+		file := filepath.Join(dir, "nfacctd.conf")
+		if err := os.WriteFile(file, []byte(cfg), 0o644); err != nil {
+			return nil, err
+		}
+		r.cmd = exec.Command("nfacctd", "-f", file)
+		r.stopSig = syscall.SIGINT
+		r.final = func() (int64, string, error) { return nfacctdRecords(filepath.Join(dir, "out.csv")) }
+	case "nfcapd":
+		flows := filepath.Join(dir, "flows")
+		_ = os.MkdirAll(flows, 0o755)
+		r.cmd = exec.Command("nfcapd", "-b", "127.0.0.1", "-p", fmt.Sprint(port), "-w", flows, "-t", "3600", "-B", "4194304")
+		r.final = func() (int64, string, error) { return nfcapdRecords(flows) }
+	default:
+		return nil, fmt.Errorf("unknown receiver %q", name)
+	}
+	logf, err := os.Create(filepath.Join(dir, "stderr.log"))
+	if err != nil {
+		return nil, err
+	}
+	r.cmd.Stdout, r.cmd.Stderr = logf, logf
+	r.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := r.cmd.Start(); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+func (r *receiver) stop() error {
+	if r.cmd.ProcessState != nil {
+		return nil
+	}
+	_ = r.cmd.Process.Signal(r.stopSig)
+	done := make(chan error, 1)
+	go func() { done <- r.cmd.Wait() }()
+	select {
+	case <-done:
+		return nil
+	case <-time.After(15 * time.Second):
+		_ = syscall.Kill(-r.cmd.Process.Pid, syscall.SIGKILL)
+		<-done
+		return errors.New("receiver did not stop within 15 s")
+	}
+}
+
+// kill ends the receiver's process group (its own, from Setpgid) if still there.
+func (r *receiver) kill() {
+	if r.cmd.ProcessState == nil {
+		_ = r.stop()
+	}
+	_ = syscall.Kill(-r.cmd.Process.Pid, syscall.SIGKILL)
+}
+
+// waitUDP waits until something listens on 127.0.0.1:port (UDP).
+func waitUDP(port int, d time.Duration) error {
+	want := fmt.Sprintf("0100007F:%04X", port)
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		b, _ := os.ReadFile("/proc/net/udp")
+		if bytes.Contains(b, []byte(want)) {
+			return nil
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return fmt.Errorf("nothing listens on udp 127.0.0.1:%d after %s", port, d)
+}
+
+// tree returns pid and its live descendants.
+func tree(pid int) []int {
+	parent := map[int]int{}
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		id, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		f := statFields(id)
+		if len(f) > 2 {
+			pp, _ := strconv.Atoi(f[1])
+			parent[id] = pp
+		}
+	}
+	out := []int{pid}
+	for i := 0; i < len(out); i++ {
+		for c, pp := range parent {
+			if pp == out[i] {
+				out = append(out, c)
+			}
+		}
+	}
+	return out
+}
+
+// statFields returns the fields of /proc/pid/stat after the command name
+// (index 0 is the state, field 3 of proc(5)).
+func statFields(pid int) []string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return nil
+	}
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return nil
+	}
+	return strings.Fields(string(b[i+1:]))
+}
+
+// treeCPU is utime+stime+cutime+cstime of the process tree, seconds: live
+// processes count themselves, reaped children count in their parent.
+func treeCPU(pid int) float64 {
+	const hz = 100.0 // USER_HZ on Linux
+	var ticks float64
+	for _, id := range tree(pid) {
+		f := statFields(id)
+		if len(f) < 15 {
+			continue
+		}
+		for _, k := range []int{11, 12, 13, 14} { // utime stime cutime cstime
+			v, _ := strconv.ParseFloat(f[k], 64)
+			ticks += v
+		}
+	}
+	return ticks / hz
+}
+
+// treeHWM is the sum of VmHWM over the process tree, KiB.
+func treeHWM(pid int) int64 {
+	var kib int64
+	for _, id := range tree(pid) {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", id))
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(line, "VmHWM:") {
+				f := strings.Fields(line)
+				v, _ := strconv.ParseInt(f[1], 10, 64)
+				kib += v
+			}
+		}
+	}
+	return kib
+}
+
+func loadavg() string {
+	b, _ := os.ReadFile("/proc/loadavg")
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
+}
+
+type metrics []string
+
+func scrape(url string) (metrics, error) {
+	c := http.Client{Timeout: 3 * time.Second}
+	resp, err := c.Get(url)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	var m metrics
+	for _, l := range strings.Split(string(b), "\n") {
+		if l != "" && l[0] != '#' {
+			m = append(m, l)
+		}
+	}
+	return m, nil
+}
+
+// sum adds the samples of metric name (with or without a _total suffix)
+// whose labels contain label (empty: all).
+func (m metrics) sum(name, label string) float64 {
+	var s float64
+	for _, l := range m {
+		if !strings.HasPrefix(l, name) {
+			continue
+		}
+		rest := l[len(name):]
+		rest = strings.TrimPrefix(rest, "_total")
+		if rest == "" || (rest[0] != '{' && rest[0] != ' ') {
+			continue
+		}
+		if label != "" && !strings.Contains(rest, label) {
+			continue
+		}
+		i := strings.LastIndexByte(rest, ' ')
+		v, err := strconv.ParseFloat(rest[i+1:], 64)
+		if err == nil {
+			s += v
+		}
+	}
+	return s
+}
+
+// nfacctdRecords sums PACKETS over every appended print of out.csv; each
+// message carries packetDeltaCount 10..29 over its 20 records (390 packets).
+func nfacctdRecords(file string) (int64, string, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return 0, "", err
+	}
+	defer f.Close()
+	var packets int64
+	col := -1
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fs := strings.Split(sc.Text(), ",")
+		if fs[0] == "PROTOCOL" {
+			for i, h := range fs {
+				if h == "PACKETS" {
+					col = i
+				}
+			}
+			continue
+		}
+		if col < 0 || col >= len(fs) {
+			continue
+		}
+		v, err := strconv.ParseInt(fs[col], 10, 64)
+		if err != nil {
+			return 0, "", fmt.Errorf("nfacctd csv: %q", sc.Text())
+		}
+		packets += v
+	}
+	if packets%390 != 0 {
+		return packets * 20 / 390, fmt.Sprintf("packets=%d (not whole messages)", packets), nil
+	}
+	return packets / 390 * 20, fmt.Sprintf("packets=%d", packets), nil
+}
+
+func nfcapdRecords(dir string) (int64, string, error) {
+	out, err := exec.Command("nfdump", "-R", dir, "-I", "-N").CombinedOutput()
+	if err != nil {
+		return 0, "", fmt.Errorf("nfdump -I: %v: %s", err, out)
+	}
+	for _, l := range strings.Split(string(out), "\n") {
+		if v, ok := strings.CutPrefix(l, "Flows: "); ok {
+			n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			return n, "", err
+		}
+	}
+	return 0, "", fmt.Errorf("no Flows: in nfdump -I output: %s", out)
+}
+
+func fetchProfile(file string, secs int) error {
+	c := http.Client{Timeout: time.Duration(secs+10) * time.Second}
+	time.Sleep(500 * time.Millisecond)
+	resp, err := c.Get(fmt.Sprintf("http://127.0.0.1:1777/debug/pprof/profile?seconds=%d", secs))
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = io.Copy(f, resp.Body)
+	return err
+}
+
+// printTable prints the median over runs of each (receiver, offered rate).
+func printTable(w io.Writer, all []point) {
+	type key struct {
+		r     string
+		rate  float64
+		extra bool
+	}
+	groups := map[key][]point{}
+	var keys []key
+	for _, p := range all {
+		k := key{p.Receiver, p.OfferedRate, strings.Contains(p.Extra, "peak")}
+		if _, ok := groups[k]; !ok {
+			keys = append(keys, k)
+		}
+		groups[k] = append(groups[k], p)
+	}
+	order := map[string]int{"erviz": 0, "netflowreceiver": 1, "nfacctd": 2, "nfcapd": 3}
+	sort.SliceStable(keys, func(i, j int) bool {
+		if keys[i].rate != keys[j].rate {
+			return keys[i].rate < keys[j].rate
+		}
+		return order[keys[i].r] < order[keys[j].r]
+	})
+	fmt.Fprintln(w, "| receiver | offered rec/s | sent (achieved rec/s) | records received | loss % | CPU µs/record | records/s per core | RSS (VmHWM) MiB | runs |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+	for _, k := range keys {
+		ps := groups[k]
+		med := func(f func(point) float64) float64 {
+			var v []float64
+			for _, p := range ps {
+				if p.Err == "" {
+					v = append(v, f(p))
+				}
+			}
+			if len(v) == 0 {
+				return math.NaN()
+			}
+			sort.Float64s(v)
+			if len(v)%2 == 1 {
+				return v[len(v)/2]
+			}
+			return (v[len(v)/2-1] + v[len(v)/2]) / 2
+		}
+		label := k.r
+		if k.extra {
+			label += " †"
+		}
+		errs := 0
+		for _, p := range ps {
+			if p.Err != "" {
+				errs++
+			}
+		}
+		runs := fmt.Sprint(len(ps) - errs)
+		if errs > 0 {
+			runs += fmt.Sprintf(" (+%d failed)", errs)
+		}
+		fmt.Fprintf(w, "| %s | %.0f | %.0f (%.0f) | %.0f | %.2f | %.2f | %.0f | %.0f | %s |\n", label, k.rate,
+			med(func(p point) float64 { return float64(p.Sent) }),
+			med(func(p point) float64 { return p.AchievedRate }),
+			med(func(p point) float64 { return float64(p.Received) }),
+			med(func(p point) float64 { return p.LossPct }),
+			med(func(p point) float64 { return p.CPUusPerRec }),
+			med(func(p point) float64 { return p.RecPerCoreSec }),
+			med(func(p point) float64 { return float64(p.RSSKiB) / 1024 }),
+			runs)
+	}
+	fmt.Fprintln(w, "\nMedians over runs. † peak probe of erviz, or 80% of erviz's peak. CPU: utime+stime of the receiver's process tree from /proc while the traffic ran and drained.")
+}
+
+func parseRates(s string) []float64 {
+	var out []float64
+	for _, f := range strings.Split(s, ",") {
+		v, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
+		if err != nil || v <= 0 {
+			fatal(fmt.Errorf("bad rate %q", f))
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+func contains(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+func fatal(err error) {
+	fmt.Fprintln(os.Stderr, "runner:", err)
+	os.Exit(1)
+}
