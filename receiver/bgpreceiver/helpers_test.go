@@ -105,9 +105,13 @@ func (b *bird) established(proto string) bool {
 // start builds and starts a receiver with sinks for both signals.
 func startReceiver(t testing.TB, cfg *Config) (*consumertest.LogsSink, *consumertest.MetricsSink) {
 	t.Helper()
+	return startReceiverWith(t, cfg, receivertest.NewNopSettings(metadata.Type))
+}
+
+func startReceiverWith(t testing.TB, cfg *Config, set receiver.Settings) (*consumertest.LogsSink, *consumertest.MetricsSink) {
+	t.Helper()
 	require.NoError(t, cfg.Validate())
 	f := NewFactory()
-	set := receivertest.NewNopSettings(metadata.Type)
 	logs, metrics := new(consumertest.LogsSink), new(consumertest.MetricsSink)
 	lr, err := f.CreateLogs(context.Background(), set, cfg, logs)
 	require.NoError(t, err)
@@ -217,3 +221,33 @@ func metricValue(sink *consumertest.MetricsSink, name string, attrs map[string]s
 }
 
 var _ = schema.BGPEvent
+
+// startFRR runs FRR's bgpd standalone (no zebra, no privilege drop) with the BMP module,
+// listening for BGP on addr:port.
+func startFRR(t testing.TB, addr string, port int, conf string) {
+	t.Helper()
+	path := testutil.NeedBinary(t, "bgpd")
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "bgpd.conf")
+	require.NoError(t, os.WriteFile(cfg, []byte("frr defaults traditional\nhostname r1\nlog file "+filepath.Join(dir, "bgpd.log")+"\n"+conf), 0o644))
+	cmd := exec.Command(path, "-f", cfg, "-M", "bmp", "-S", "-Z", "-p", fmt.Sprint(port), "-l", addr,
+		"-i", filepath.Join(dir, "bgpd.pid"), "--vty_socket", dir, "-P", "0")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	require.NoError(t, cmd.Start())
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+		if t.Failed() {
+			if log, err := os.ReadFile(filepath.Join(dir, "bgpd.log")); err == nil {
+				t.Logf("bgpd log:\n%s", log)
+			}
+		}
+	})
+}

@@ -16,6 +16,8 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/receiver"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 
 	"github.com/erviz/otelcol-erviz/internal/schema"
@@ -155,7 +157,10 @@ func (r *bgpReceiver) Start(_ context.Context, _ component.Host) error {
 		}
 	}
 	if len(r.cfg.MRT.Include) > 0 {
-		r.mrt = startMRT(r, r.cfg.MRT)
+		if r.mrt, err = startMRT(r, r.cfg.MRT); err != nil {
+			r.stop()
+			return err
+		}
 	}
 	return nil
 }
@@ -746,4 +751,9 @@ func peerAttrs(p rib.Peer) (src, router, addr string, asn int64, name string) {
 		router = p.Router.String()
 	}
 	return src, router, p.Addr.String(), int64(p.ASN), p.Name
+}
+
+// countMalformed counts a malformed BMP message or MRT record.
+func (r *bgpReceiver) countMalformed(source string) {
+	r.tb.ReceiverBgpMalformed.Add(context.Background(), 1, metric.WithAttributeSet(attribute.NewSet(attribute.String(schema.BGPSource, source))))
 }

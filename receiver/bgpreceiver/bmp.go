@@ -1,0 +1,348 @@
+package bgpreceiver
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/osrg/gobgp/v3/pkg/packet/bgp"
+	"github.com/osrg/gobgp/v3/pkg/packet/bmp"
+	"go.uber.org/zap"
+
+	"github.com/erviz/otelcol-erviz/internal/cidrset"
+	"github.com/erviz/otelcol-erviz/internal/schema"
+	"github.com/erviz/otelcol-erviz/pkg/rib"
+	"github.com/erviz/otelcol-erviz/receiver/bgpreceiver/internal/bgpconv"
+)
+
+// bmpMaxMessage bounds a BMP message: a route monitoring message is a 42-byte peer header
+// and a BGP message of at most 65535 bytes (RFC 8654); 1 MiB leaves room for large
+// initiation or mirroring messages and stops a corrupt length from allocating gigabytes.
+const bmpMaxMessage = 1 << 20
+
+// errBMPFraming means the stream cannot be followed any more (bad version or length): the
+// session is closed.
+var errBMPFraming = errors.New("bmp: bad common header")
+
+// readBMP reads one BMP message (common header included) into buf, which it may grow.
+func readBMP(r io.Reader, buf []byte) ([]byte, error) {
+	if cap(buf) < bmp.BMP_HEADER_SIZE {
+		buf = make([]byte, 0, 4096)
+	}
+	buf = buf[:bmp.BMP_HEADER_SIZE]
+	if _, err := io.ReadFull(r, buf); err != nil {
+		return buf, err
+	}
+	length := binary.BigEndian.Uint32(buf[1:5])
+	if buf[0] != bmp.BMP_VERSION || length < bmp.BMP_HEADER_SIZE || length > bmpMaxMessage {
+		return buf, fmt.Errorf("%w: version %d, length %d", errBMPFraming, buf[0], length)
+	}
+	if cap(buf) < int(length) {
+		nb := make([]byte, length)
+		copy(nb, buf)
+		buf = nb
+	}
+	buf = buf[:length]
+	if _, err := io.ReadFull(r, buf[bmp.BMP_HEADER_SIZE:]); err != nil {
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		return buf, err
+	}
+	return buf, nil
+}
+
+// bmpResult is what one BMP message means to the receiver.
+type bmpResult struct {
+	items []item
+	// terminate: the router ends the session (termination message).
+	terminate bool
+}
+
+var bmpStatNames = map[uint16]string{
+	bmp.BMP_STAT_TYPE_REJECTED:                             "rejected_prefixes",
+	bmp.BMP_STAT_TYPE_DUPLICATE_PREFIX:                     "duplicate_prefix_advertisements",
+	bmp.BMP_STAT_TYPE_DUPLICATE_WITHDRAW:                   "duplicate_withdraws",
+	bmp.BMP_STAT_TYPE_INV_UPDATE_DUE_TO_CLUSTER_LIST_LOOP:  "invalid_cluster_list_loop",
+	bmp.BMP_STAT_TYPE_INV_UPDATE_DUE_TO_AS_PATH_LOOP:       "invalid_as_path_loop",
+	bmp.BMP_STAT_TYPE_INV_UPDATE_DUE_TO_ORIGINATOR_ID:      "invalid_originator_id",
+	bmp.BMP_STAT_TYPE_INV_UPDATE_DUE_TO_AS_CONFED_LOOP:     "invalid_as_confed_loop",
+	bmp.BMP_STAT_TYPE_ADJ_RIB_IN:                           "adj_rib_in_routes",
+	bmp.BMP_STAT_TYPE_LOC_RIB:                              "loc_rib_routes",
+	bmp.BMP_STAT_TYPE_PER_AFI_SAFI_ADJ_RIB_IN:              "adj_rib_in_routes",
+	bmp.BMP_STAT_TYPE_PER_AFI_SAFI_LOC_RIB:                 "loc_rib_routes",
+	bmp.BMP_STAT_TYPE_WITHDRAW_UPDATE:                      "updates_treated_as_withdraw",
+	bmp.BMP_STAT_TYPE_WITHDRAW_PREFIX:                      "prefixes_treated_as_withdraw",
+	bmp.BMP_STAT_TYPE_DUPLICATE_UPDATE:                     "duplicate_updates",
+	bmp.BMP_STAT_TYPE_ADJ_RIB_OUT_PRE_POLICY:               "adj_rib_out_pre_policy_routes",
+	bmp.BMP_STAT_TYPE_ADJ_RIB_OUT_POST_POLICY:              "adj_rib_out_post_policy_routes",
+	bmp.BMP_STAT_TYPE_PER_AFI_SAFI_ADJ_RIB_OUT_PRE_POLICY:  "adj_rib_out_pre_policy_routes",
+	bmp.BMP_STAT_TYPE_PER_AFI_SAFI_ADJ_RIB_OUT_POST_POLICY: "adj_rib_out_post_policy_routes",
+}
+
+var bmpDownReasons = map[uint8]string{
+	bmp.BMP_PEER_DOWN_REASON_LOCAL_BGP_NOTIFICATION:  "local-notification",
+	bmp.BMP_PEER_DOWN_REASON_LOCAL_NO_NOTIFICATION:   "local-no-notification",
+	bmp.BMP_PEER_DOWN_REASON_REMOTE_BGP_NOTIFICATION: "remote-notification",
+	bmp.BMP_PEER_DOWN_REASON_REMOTE_NO_NOTIFICATION:  "remote-no-notification",
+	bmp.BMP_PEER_DOWN_REASON_PEER_DE_CONFIGURED:      "peer-deconfigured",
+}
+
+func bgpMessageType(t uint8) string {
+	switch t {
+	case bgp.BGP_MSG_OPEN:
+		return "open"
+	case bgp.BGP_MSG_UPDATE:
+		return "update"
+	case bgp.BGP_MSG_NOTIFICATION:
+		return "notification"
+	case bgp.BGP_MSG_KEEPALIVE:
+		return "keepalive"
+	case bgp.BGP_MSG_ROUTE_REFRESH:
+		return "refresh"
+	}
+	return fmt.Sprintf("type_%d", t)
+}
+
+// messageItem describes a BGP message (OPEN, KEEPALIVE, NOTIFICATION, ...) seen by a source.
+func messageItem(t time.Time, peer rib.Peer, m *bgp.BGPMessage, dir string) item {
+	it := item{kind: itemMessage, t: t, peer: peer, msgType: bgpMessageType(m.Header.Type), msgDir: dir, msgLen: int(m.Header.Len)}
+	if n, ok := m.Body.(*bgp.BGPNotification); ok {
+		it.code, it.subcode, it.hasCode = n.ErrorCode, n.ErrorSubcode, true
+	}
+	return it
+}
+
+// decodeBMP parses one framed BMP message from router.
+func decodeBMP(router netip.Addr, msg []byte) (res bmpResult, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			res, err = bmpResult{}, fmt.Errorf("bmp: unparsable message: %v", p)
+		}
+	}()
+	m, err := bmp.ParseBMPMessage(msg)
+	if err != nil {
+		return bmpResult{}, err
+	}
+	if m.Header.Type == bmp.BMP_MSG_INITIATION {
+		return bmpResult{}, nil
+	}
+	if m.Header.Type == bmp.BMP_MSG_TERMINATION {
+		return bmpResult{terminate: true}, nil
+	}
+	ph := m.PeerHeader
+	pa, ok := netip.AddrFromSlice(ph.PeerAddress)
+	if !ok {
+		return bmpResult{}, errors.New("bmp: bad peer address")
+	}
+	peer := rib.Peer{Kind: rib.SourceBMP, Router: router, Addr: pa.Unmap(), ASN: ph.PeerAS}
+	t := time.Now()
+	if ph.Timestamp > 0 && ph.Timestamp < math.MaxInt32 {
+		sec, frac := math.Modf(ph.Timestamp)
+		t = time.Unix(int64(sec), int64(frac*1e9))
+	}
+	switch b := m.Body.(type) {
+	case *bmp.BMPRouteMonitoring:
+		if b.BGPUpdate == nil {
+			return bmpResult{}, errors.New("bmp: route monitoring without a BGP message")
+		}
+		u, ok := b.BGPUpdate.Body.(*bgp.BGPUpdate)
+		if !ok {
+			return bmpResult{}, errors.New("bmp: route monitoring with a BGP message other than UPDATE")
+		}
+		return bmpResult{items: []item{{kind: itemUpdate, t: t, peer: peer, update: bgpconv.FromUpdate(u),
+			postPolicy: ph.IsPostPolicy(), hasPolicy: true}}}, nil
+	case *bmp.BMPPeerUpNotification:
+		items := []item{{kind: itemPeerUp, t: t, peer: peer, state: "established"}}
+		if b.SentOpenMsg != nil {
+			items = append(items, messageItem(t, peer, b.SentOpenMsg, "sent"))
+		}
+		if b.ReceivedOpenMsg != nil {
+			items = append(items, messageItem(t, peer, b.ReceivedOpenMsg, "received"))
+		}
+		return bmpResult{items: items}, nil
+	case *bmp.BMPPeerDownNotification:
+		it := item{kind: itemPeerDown, t: t, peer: peer, state: "down", bmpReason: int(b.Reason), reason: bmpDownReasons[b.Reason]}
+		if it.reason == "" {
+			it.reason = fmt.Sprintf("reason-%d", b.Reason)
+		}
+		var items []item
+		if b.BGPNotification != nil {
+			if n, ok := b.BGPNotification.Body.(*bgp.BGPNotification); ok {
+				it.code, it.subcode, it.hasCode = n.ErrorCode, n.ErrorSubcode, true
+				it.reason += " " + bgp.NewNotificationErrorCode(n.ErrorCode, n.ErrorSubcode).String()
+			}
+			dir := "received"
+			if b.Reason == bmp.BMP_PEER_DOWN_REASON_LOCAL_BGP_NOTIFICATION {
+				dir = "sent"
+			}
+			items = append(items, messageItem(t, peer, b.BGPNotification, dir))
+		} else if b.Reason == bmp.BMP_PEER_DOWN_REASON_LOCAL_NO_NOTIFICATION && len(b.Data) >= 2 {
+			it.reason += fmt.Sprintf(" fsm-event-%d", binary.BigEndian.Uint16(b.Data))
+		}
+		return bmpResult{items: append(items, it)}, nil
+	case *bmp.BMPStatisticsReport:
+		it := item{kind: itemStats, t: t, peer: peer}
+		for _, s := range b.Stats {
+			switch v := s.(type) {
+			case *bmp.BMPStatsTLV32:
+				it.stats = append(it.stats, stat{typ: statName(v.Type), value: uint64(v.Value)})
+			case *bmp.BMPStatsTLV64:
+				it.stats = append(it.stats, stat{typ: statName(v.Type), value: v.Value})
+			case *bmp.BMPStatsTLVPerAfiSafi64:
+				it.stats = append(it.stats, stat{typ: statName(v.Type), value: v.Value, family: afiSafiName(v.AFI, v.SAFI)})
+			}
+		}
+		return bmpResult{items: []item{it}}, nil
+	case *bmp.BMPRouteMirroring:
+		var items []item
+		for _, tlv := range b.Info {
+			if v, ok := tlv.(*bmp.BMPRouteMirrTLVBGPMsg); ok && v.Value != nil {
+				items = append(items, messageItem(t, peer, v.Value, "received"))
+			}
+		}
+		return bmpResult{items: items}, nil
+	}
+	return bmpResult{}, fmt.Errorf("bmp: unexpected message type %d", m.Header.Type)
+}
+
+func statName(t uint16) string {
+	if n, ok := bmpStatNames[t]; ok {
+		return n
+	}
+	return fmt.Sprintf("type_%d", t)
+}
+
+func afiSafiName(afi uint16, safi uint8) string {
+	switch {
+	case afi == bgp.AFI_IP && safi == bgp.SAFI_UNICAST:
+		return "ipv4_unicast"
+	case afi == bgp.AFI_IP6 && safi == bgp.SAFI_UNICAST:
+		return "ipv6_unicast"
+	}
+	return fmt.Sprintf("afi_%d_safi_%d", afi, safi)
+}
+
+// bmpStation accepts BMP sessions from routers.
+type bmpStation struct {
+	r       *bgpReceiver
+	ln      net.Listener
+	allowed *cidrset.Set
+	wg      sync.WaitGroup
+	mu      sync.Mutex
+	conns   map[net.Conn]struct{}
+	closed  bool
+}
+
+func startBMP(r *bgpReceiver, cfg BMPConfig) (*bmpStation, error) {
+	allowed, err := cidrset.NewSet(cfg.Allowed)
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", cfg.Endpoint)
+	if err != nil {
+		return nil, fmt.Errorf("bmp: %w", err)
+	}
+	s := &bmpStation{r: r, ln: ln, allowed: allowed, conns: map[net.Conn]struct{}{}}
+	s.wg.Add(1)
+	go s.accept()
+	return s, nil
+}
+
+func (s *bmpStation) accept() {
+	defer s.wg.Done()
+	for {
+		c, err := s.ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			s.r.logger.Warn("bmp: accept", zap.Error(err))
+			time.Sleep(100 * time.Millisecond)
+			continue
+		}
+		ap, _ := netip.ParseAddrPort(c.RemoteAddr().String())
+		router := ap.Addr().Unmap()
+		if s.allowed.Len() > 0 && !s.allowed.Contains(router) {
+			s.r.logger.Warn("bmp: session from a router not in bmp.allowed refused", zap.Stringer("router", router))
+			_ = c.Close()
+			continue
+		}
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			_ = c.Close()
+			return
+		}
+		s.conns[c] = struct{}{}
+		s.wg.Add(1)
+		s.mu.Unlock()
+		go s.serve(c, router)
+	}
+}
+
+func (s *bmpStation) serve(c net.Conn, router netip.Addr) {
+	defer s.wg.Done()
+	defer func() {
+		_ = c.Close()
+		s.mu.Lock()
+		delete(s.conns, c)
+		s.mu.Unlock()
+	}()
+	s.r.logger.Info("bmp: session up", zap.Stringer("router", router))
+	up := map[rib.Peer]bool{}
+	br := bufio.NewReaderSize(c, 64<<10)
+	var buf []byte
+	for {
+		msg, err := readBMP(br, buf)
+		buf = msg
+		if err != nil {
+			if errors.Is(err, errBMPFraming) || errors.Is(err, io.ErrUnexpectedEOF) {
+				s.r.countMalformed(schema.BGPSourceBMP)
+				s.r.logger.Warn("bmp: session closed on a malformed message", zap.Stringer("router", router), zap.Error(err))
+			}
+			break
+		}
+		res, err := decodeBMP(router, msg)
+		if err != nil {
+			s.r.countMalformed(schema.BGPSourceBMP)
+			s.r.logger.Debug("bmp: malformed message skipped", zap.Stringer("router", router), zap.Error(err))
+			continue
+		}
+		for _, it := range res.items {
+			switch it.kind {
+			case itemPeerUp:
+				up[it.peer] = true
+			case itemPeerDown:
+				delete(up, it.peer)
+			}
+			s.r.enqueue(it, it.kind == itemPeerUp || it.kind == itemPeerDown)
+		}
+		if res.terminate {
+			break
+		}
+	}
+	// Without the session the station knows nothing about the router's peers any more.
+	for p := range up {
+		s.r.enqueue(item{kind: itemPeerDown, t: time.Now(), peer: p, state: "down", reason: "bmp-session-closed"}, true)
+	}
+	s.r.logger.Info("bmp: session down", zap.Stringer("router", router))
+}
+
+func (s *bmpStation) stop() {
+	s.mu.Lock()
+	s.closed = true
+	_ = s.ln.Close()
+	for c := range s.conns {
+		_ = c.Close()
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+}
