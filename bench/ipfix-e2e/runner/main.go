@@ -79,8 +79,9 @@ var (
 	flagPort     = flag.Int("port", 47400, "first UDP port; each point uses the next one")
 	flagPprof    = flag.Bool("pprof", false, "enable the pprof extension on 127.0.0.1:1777 in both collectors")
 	flagProfile  = flag.String("profile", "", "with -pprof: save a 10 s CPU profile of erviz taken during its first point to this file")
-	flagPeak     = flag.Bool("peak", true, "also find erviz's peak (offered at -peak-rate) and run it at 80% of the peak")
-	flagPeakRate = flag.Float64("peak-rate", 1500000, "rate offered to find the peak, records/s")
+	flagPeak     = flag.Bool("peak", true, "also probe erviz saturated, find its peak rate with loss <= 0.1%, and run every receiver at 80% of it")
+	flagPeakRate = flag.Float64("peak-rate", 1500000, "rate offered to ours to measure its throughput when saturated, records/s")
+	flagBisect   = flag.Int("bisect", 3, "bisection steps to find ours' peak rate with loss <= 0.1% (first run)")
 )
 
 func main() {
@@ -92,6 +93,7 @@ func main() {
 	recvs := strings.Split(*flagRecv, ",")
 	port := *flagPort
 	var all []point
+	peak := 0.0
 	save := func() {
 		b, _ := json.MarshalIndent(all, "", "  ")
 		_ = os.WriteFile(filepath.Join(*flagOut, "results.json"), b, 0o644)
@@ -107,15 +109,45 @@ func main() {
 			}
 		}
 		if *flagPeak && contains(recvs, "erviz") {
+			// Throughput when saturated: what ours decodes when offered far more than it can take.
 			p := measure("erviz", *flagPeakRate, run, port)
 			port++
-			p.Extra = strings.TrimSpace("peak probe " + p.Extra)
+			p.Extra = strings.TrimSpace("saturation probe " + p.Extra)
 			all = append(all, p)
 			logPoint(p)
-			if p.Err == "" && p.Received > 0 && p.SendSeconds > 0 {
-				peak := float64(p.Received) / p.SendSeconds
+			// Peak = the highest rate ours takes with loss <= 0.1%: bisection (first run only)
+			// between the highest tested rate within it and the lowest beyond it.
+			if peak == 0 {
+				lo, hi := 0.0, *flagPeakRate
+				for _, q := range all {
+					if q.Receiver != "erviz" || q.Run != run || q.Err != "" {
+						continue
+					}
+					if q.LossPct <= 0.1 && q.OfferedRate > lo {
+						lo = q.OfferedRate
+					}
+					if q.LossPct > 0.1 && q.OfferedRate < hi {
+						hi = q.OfferedRate
+					}
+				}
+				for i := 0; i < *flagBisect && lo > 0 && hi-lo > 10000; i++ {
+					mid := math.Round((lo+hi)/2/1000) * 1000
+					q := measure("erviz", mid, run, port)
+					port++
+					q.Extra = strings.TrimSpace("peak search " + q.Extra)
+					all = append(all, q)
+					logPoint(q)
+					if q.Err == "" && q.LossPct <= 0.1 {
+						lo = mid
+					} else {
+						hi = mid
+					}
+				}
+				peak = lo
+				fmt.Fprintf(os.Stderr, "erviz peak (loss <= 0.1%%): %.0f records/s; 80%% = %.0f\n", peak, math.Round(0.8*peak/1000)*1000)
+			}
+			if peak > 0 {
 				rate80 := math.Round(0.8*peak/1000) * 1000
-				fmt.Fprintf(os.Stderr, "run %d: erviz peak %.0f records/s received; 80%% = %.0f\n", run, peak, rate80)
 				for _, r := range recvs {
 					q := measure(r, rate80, run, port)
 					port++
@@ -160,7 +192,7 @@ func measure(name string, rate float64, run, port int) point {
 		p.Err = err.Error()
 		return p
 	}
-	time.Sleep(1500 * time.Millisecond) // let start-up work settle before the CPU snapshot
+	time.Sleep(time.Second) // let start-up work settle before the CPU snapshot
 	pid := r.cmd.Process.Pid
 	cpu0 := treeCPU(pid)
 
@@ -168,7 +200,8 @@ func measure(name string, rate float64, run, port int) point {
 	var profErr chan error
 	if *flagPprof && *flagProfile != "" && name == "erviz" && run == 1 {
 		profErr = make(chan error, 1)
-		go func() { profErr <- fetchProfile(*flagProfile, 10) }()
+		file := *flagProfile
+		go func() { profErr <- fetchProfile(file, 10) }()
 		*flagProfile = "" // only the first point
 	}
 	out, err := exec.Command(*flagSender, "-addr", fmt.Sprintf("127.0.0.1:%d", port),
@@ -203,7 +236,7 @@ func measure(name string, rate float64, run, port int) point {
 			}
 		}
 	} else {
-		time.Sleep(2500 * time.Millisecond)
+		time.Sleep(2 * time.Second)
 	}
 	cpu1 := treeCPU(pid)
 	p.RSSKiB = treeHWM(pid)
@@ -588,19 +621,31 @@ func printTable(w io.Writer, all []point) {
 	type key struct {
 		r     string
 		rate  float64
-		extra bool
+		extra string
 	}
 	groups := map[key][]point{}
 	var keys []key
 	for _, p := range all {
-		k := key{p.Receiver, p.OfferedRate, strings.Contains(p.Extra, "peak")}
+		k := key{p.Receiver, p.OfferedRate, ""}
+		switch {
+		case strings.HasPrefix(p.Extra, "80%"):
+			k = key{p.Receiver, -1, "80% of erviz peak"} // the rate is the same within a run
+		case strings.HasPrefix(p.Extra, "saturation"):
+			k.extra = "saturated"
+		case strings.HasPrefix(p.Extra, "peak search"):
+			k.extra = "peak search"
+		}
 		if _, ok := groups[k]; !ok {
 			keys = append(keys, k)
 		}
 		groups[k] = append(groups[k], p)
 	}
 	order := map[string]int{"erviz": 0, "netflowreceiver": 1, "nfacctd": 2, "nfcapd": 3}
+	rank := map[string]int{"": 0, "peak search": 1, "saturated": 2, "80% of erviz peak": 3}
 	sort.SliceStable(keys, func(i, j int) bool {
+		if rank[keys[i].extra] != rank[keys[j].extra] {
+			return rank[keys[i].extra] < rank[keys[j].extra]
+		}
 		if keys[i].rate != keys[j].rate {
 			return keys[i].rate < keys[j].rate
 		}
@@ -627,8 +672,8 @@ func printTable(w io.Writer, all []point) {
 			return (v[len(v)/2-1] + v[len(v)/2]) / 2
 		}
 		label := k.r
-		if k.extra {
-			label += " †"
+		if k.extra != "" {
+			label += " (" + k.extra + ")"
 		}
 		errs := 0
 		for _, p := range ps {
@@ -640,7 +685,8 @@ func printTable(w io.Writer, all []point) {
 		if errs > 0 {
 			runs += fmt.Sprintf(" (+%d failed)", errs)
 		}
-		fmt.Fprintf(w, "| %s | %.0f | %.0f (%.0f) | %.0f | %.2f | %.2f | %.0f | %.0f | %s |\n", label, k.rate,
+		fmt.Fprintf(w, "| %s | %.0f | %.0f (%.0f) | %.0f | %.2f | %.2f | %.0f | %.0f | %s |\n", label,
+			med(func(p point) float64 { return p.OfferedRate }),
 			med(func(p point) float64 { return float64(p.Sent) }),
 			med(func(p point) float64 { return p.AchievedRate }),
 			med(func(p point) float64 { return float64(p.Received) }),
@@ -650,7 +696,7 @@ func printTable(w io.Writer, all []point) {
 			med(func(p point) float64 { return float64(p.RSSKiB) / 1024 }),
 			runs)
 	}
-	fmt.Fprintln(w, "\nMedians over runs. † peak probe of erviz, or 80% of erviz's peak. CPU: utime+stime of the receiver's process tree from /proc while the traffic ran and drained.")
+	fmt.Fprintln(w, "\nMedians over runs. Peak of erviz = highest rate with loss <= 0.1% (bisection in the first run); saturated = erviz offered -peak-rate. CPU: utime+stime of the receiver's process tree from /proc while the traffic ran and drained.")
 }
 
 func parseRates(s string) []float64 {
