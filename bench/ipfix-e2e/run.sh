@@ -3,7 +3,7 @@
 # contrib netflowreceiver v0.135.0, pmacct nfacctd and nfdump nfcapd, all fed the same paced
 # loopback replay by sender/ (20 records of 68 bytes per message, one exporter, template
 # first and every 1000 messages). Prints one table; work files and results.json go to
-# runs/<UTC time>/ (gitignored). About 15 minutes with the defaults.
+# runs/<UTC time>/ (gitignored). About 17 minutes with the defaults (RUNS=2: about 11).
 #
 #   bench/ipfix-e2e/run.sh
 #   RUNS=1 SECONDS_PER_POINT=5 RATES=100000 bench/ipfix-e2e/run.sh    a quick look
