@@ -60,6 +60,8 @@ type item struct {
 	update     bgpconv.Update
 	postPolicy bool
 	hasPolicy  bool
+	// dump: the update is an entry of an MRT table dump, not a message.
+	dump bool
 
 	msgType, msgDir string
 	msgLen          int
@@ -317,6 +319,11 @@ func (r *bgpReceiver) handle(it item) {
 			}
 		}
 	case itemUpdate:
+		if it.peer.Kind != rib.SourceBGP && !it.dump {
+			// One UPDATE the router (BMP) or the MRT writer received; the speaker's own
+			// sessions are counted by GoBGP.
+			r.countMessage(it.peer, "update", "received")
+		}
 		for _, w := range it.update.Withdrawn {
 			r.withdraw(it, w.Prefix, w.ID)
 		}
@@ -358,9 +365,6 @@ func (r *bgpReceiver) handle(it item) {
 }
 
 func (r *bgpReceiver) withdraw(it item, p netip.Prefix, id uint32) {
-	if it.peer.Kind != rib.SourceBGP {
-		r.countMessage(it.peer, "update", "received")
-	}
 	r.rib.WithdrawPath(it.t, it.peer, p, id)
 	if lr, ok := r.record(schema.BGPEventWithdraw, it.t, it.peer, plog.SeverityNumberInfo); ok {
 		at := lr.Attributes()
@@ -434,9 +438,6 @@ func (r *bgpReceiver) announce(it item, p *rib.Path) {
 			path = route.Attrs.ASPath.String()
 		}
 		lr.Body().SetStr(fmt.Sprintf("announce %s via %s as-path [%s] from %s", p.Prefix, p.NextHop, path, peerText(it.peer)))
-	}
-	if it.peer.Kind != rib.SourceBGP {
-		r.countMessage(it.peer, "update", "received")
 	}
 	r.drainRIBEvents()
 }
