@@ -14,10 +14,11 @@ import (
 // traffic.pcap (see gen_pcap.py for the flows and gen.sh for the runs).
 
 // readDatagrams reads a capture written by testdata/softflowd/capture.py:
-// a sequence of (uint16 big-endian length, payload).
+// a sequence of (uint16 big-endian length, payload). name is relative to
+// testdata, without the .dgrams suffix ("softflowd/v10").
 func readDatagrams(t *testing.T, name string) [][]byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", "softflowd", name+".dgrams"))
+	b, err := os.ReadFile(filepath.Join("testdata", name+".dgrams"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +113,7 @@ func TestSoftflowdCaptures(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			got, n, st := decodeCapture(t, c.name)
+			got, n, st := decodeCapture(t, "softflowd/"+c.name)
 			if n != 205 || len(got) != len(want) {
 				t.Fatalf("%d records, %d flows; want 205", n, len(got))
 			}
@@ -148,7 +149,7 @@ func TestSoftflowdCaptures(t *testing.T) {
 
 func TestSoftflowdBiflow(t *testing.T) {
 	want := expectedFlows()
-	got, n, st := decodeCapture(t, "v10_bidir")
+	got, n, st := decodeCapture(t, "softflowd/v10_bidir")
 	if n != 204 {
 		t.Fatalf("%d records, want 204", n)
 	}
@@ -181,7 +182,7 @@ func TestSoftflowdBiflow(t *testing.T) {
 func TestSoftflowdSampled(t *testing.T) {
 	// -s 2: softflowd keeps one packet in two and announces
 	// samplingPacketInterval 1, samplingPacketSpace 1 (rate 2).
-	got, n, st := decodeCapture(t, "v10_sampled")
+	got, n, st := decodeCapture(t, "softflowd/v10_sampled")
 	var packets uint64
 	for k, g := range got {
 		packets += g.packets

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -116,6 +117,38 @@ func totals(fs map[string]flow) (bytes, packets int64) {
 	return
 }
 
+// runExporter runs an exporter until it exits by itself, calling poke (if not nil) every
+// 300 ms while it runs. It fails the test if the exporter fails or runs for more than a
+// minute; the process is killed when the test ends.
+func runExporter(t *testing.T, cmd *exec.Cmd, poke func()) {
+	t.Helper()
+	out := &syncBuf{}
+	cmd.Stdout, cmd.Stderr = out, out
+	require.NoError(t, cmd.Start())
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-done
+	})
+	name := filepath.Base(cmd.Path)
+	deadline := time.After(60 * time.Second)
+	for {
+		select {
+		case err := <-done:
+			done <- err // for the cleanup
+			require.NoError(t, err, "%s: %s", name, out)
+			return
+		case <-deadline:
+			t.Fatalf("%s did not finish: %s", name, out)
+		case <-time.After(300 * time.Millisecond):
+			if poke != nil {
+				poke()
+			}
+		}
+	}
+}
+
 // runSoftflowd replays the pcap through softflowd towards addr. softflowd 1.1.0 reading a
 // pcap can block in accept() on its control socket; poking it with softflowctl unblocks it.
 func runSoftflowd(t *testing.T, addr string, args ...string) {
@@ -125,25 +158,7 @@ func runSoftflowd(t *testing.T, addr string, args ...string) {
 	dir := t.TempDir()
 	sock := filepath.Join(dir, "ctl")
 	cmdArgs := append([]string{"-d", "-r", trafficPcap, "-n", addr, "-p", filepath.Join(dir, "pid"), "-c", sock, "-6", "-a"}, args...)
-	cmd := exec.Command(sfd, cmdArgs...)
-	out := &syncBuf{}
-	cmd.Stdout, cmd.Stderr = out, out
-	require.NoError(t, cmd.Start())
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	deadline := time.After(60 * time.Second)
-	for {
-		select {
-		case err := <-done:
-			require.NoError(t, err, "softflowd: %s", out)
-			return
-		case <-deadline:
-			_ = cmd.Process.Kill()
-			t.Fatalf("softflowd did not finish: %s", out)
-		case <-time.After(300 * time.Millisecond):
-			_ = exec.Command(ctl, "-c", sock, "statistics").Run()
-		}
-	}
+	runExporter(t, exec.Command(sfd, cmdArgs...), func() { _ = exec.Command(ctl, "-c", sock, "statistics").Run() })
 }
 
 type syncBuf struct {
@@ -171,49 +186,171 @@ func waitRecords(t *testing.T, sink *consumertest.LogsSink, n int) {
 	time.Sleep(200 * time.Millisecond) // nothing more may arrive: checked below by exact totals
 }
 
+// waitIdle waits for records to arrive and then to stop arriving, for exports whose record
+// count is not known in advance (random sampling). The exporter has exited: what it sent is
+// in the receiver's socket buffer.
+func waitIdle(t *testing.T, sink *consumertest.LogsSink) {
+	t.Helper()
+	require.Eventually(t, func() bool { return sink.LogRecordCount() > 0 }, 30*time.Second, 20*time.Millisecond, "no records")
+	last := -1
+	require.Eventually(t, func() bool {
+		n := sink.LogRecordCount()
+		idle := n == last
+		last = n
+		return idle
+	}, 30*time.Second, 300*time.Millisecond)
+}
+
+// trafficFlows are the unidirectional flows of trafficPcap (see gen_pcap.py) keyed as flows
+// keys them, with their packets, bytes (IP lengths), network and transport. icmpDstPort is
+// what the exporter puts in the destination port of the ICMP echo flow (type 8, code 0).
+func trafficFlows(icmpDstPort int) map[string]flow {
+	v4 := func(transport string, packets, size int64) flow {
+		return flow{packets: packets, bytes: packets * size, network: "ipv4", transport: transport}
+	}
+	m := map[string]flow{
+		"tcp 10.0.0.1:40000 > 192.0.2.10:443":                     v4("tcp", 10, 100),
+		"tcp 192.0.2.10:443 > 10.0.0.1:40000":                     v4("tcp", 8, 1500),
+		"udp 10.0.0.2:5353 > 10.0.0.3:53":                         v4("udp", 5, 80),
+		fmt.Sprintf("icmp 10.0.0.4:0 > 10.0.0.5:%d", icmpDstPort): v4("icmp", 3, 84),
+		"tcp 2001:db8::1:1234 > 2001:db8::2:80":                   {packets: 4, bytes: 480, network: "ipv6", transport: "tcp"},
+	}
+	for i := range 200 {
+		m[fmt.Sprintf("udp 10.1.0.%d:%d > 10.2.0.1:53", i, 10000+i)] = v4("udp", int64(i%5+1), int64(60+i%40))
+	}
+	return m
+}
+
+// assertTraffic checks that the records are exactly the flows of trafficPcap, one record
+// per flow, all from the same exporter on loopback with the given type and sampling rate.
+func assertTraffic(t *testing.T, fs map[string]flow, records int, want map[string]flow, flowType string, rate int64) {
+	t.Helper()
+	b, p := totals(fs)
+	assert.Equal(t, int64(630), p, "packets")
+	assert.Equal(t, int64(62232), b, "bytes")
+	assert.Equal(t, len(want), records, "records")
+	assert.Len(t, fs, len(want), "5-tuples: %v", keys(fs))
+	for k, w := range want {
+		g, ok := fs[k]
+		if !assert.True(t, ok, "flow %s missing", k) {
+			continue
+		}
+		w.typ, w.rate, w.exporter = flowType, rate, "127.0.0.1"
+		// NetFlow v9 times may be relative to a header that carries whole seconds.
+		if k == "tcp 10.0.0.1:40000 > 192.0.2.10:443" {
+			assert.WithinDuration(t, time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC), time.Unix(0, g.start), time.Second, "start of %s", k)
+		}
+		g.start = 0
+		assert.Equal(t, w, g, k)
+	}
+}
+
+// assertSampled checks sampled records of trafficPcap replayed `replays` times: each is a
+// flow of the capture with the given type and rate, with no more packets than the capture has
+// and the bytes of that many of its packets (each flow's packets have one size). It returns
+// the sampled packets.
+func assertSampled(t *testing.T, fs map[string]flow, want map[string]flow, flowType string, rate, replays int64) int64 {
+	t.Helper()
+	require.NotEmpty(t, fs)
+	for k, g := range fs {
+		w, ok := want[k]
+		require.True(t, ok, "%s is not a flow of the capture", k)
+		assert.Equal(t, rate, g.rate, "sampling rate of %s", k)
+		assert.Equal(t, flowType, g.typ, k)
+		assert.LessOrEqual(t, g.packets, w.packets*replays, k)
+		assert.Equal(t, g.packets*(w.bytes/w.packets), g.bytes, "bytes of %s", k)
+	}
+	_, p := totals(fs)
+	return p
+}
+
 func TestSoftflowd(t *testing.T) {
+	want := trafficFlows(0) // softflowd exports ICMP type and code in icmpTypeCodeIPv4 (32)
 	for _, tc := range []struct {
 		name, version, flowType string
-		extra                   []string
 		rate                    int64
-		packets, bytes          int64
 	}{
 		// Unsampled, softflowd announces a rate of 1.
-		{"ipfix", "10", "ipfix", nil, 1, 630, 62232},
-		{"netflow_v9", "9", "netflow_v9", nil, 1, 630, 62232},
+		{"ipfix", "10", "ipfix", 1},
+		{"netflow_v9", "9", "netflow_v9", 1},
 		// 1-in-2 sampling: softflowd counts every other packet and announces the rate.
-		{"ipfix sampled 1:2", "10", "ipfix", []string{"-s", "2"}, 2, 315, -1},
+		{"ipfix sampled 1:2", "10", "ipfix", 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := startReceiver(t, testConfig("udp"), nil)
-			runSoftflowd(t, r.rx.Addr().String(), append([]string{"-v", tc.version}, tc.extra...)...)
+			args := []string{"-v", tc.version}
+			if tc.rate > 1 {
+				args = append(args, "-s", strconv.FormatInt(tc.rate, 10))
+			}
+			runSoftflowd(t, r.rx.Addr().String(), args...)
 			if tc.rate == 1 {
 				waitRecords(t, r.sink, 205)
-			} else {
-				require.Eventually(t, func() bool { _, p := totals(mustFlows(r.sink)); return p >= tc.packets }, 30*time.Second, 20*time.Millisecond)
+				fs, n := flows(r.sink)
+				assertTraffic(t, fs, n, want, tc.flowType, tc.rate)
+				return
 			}
-			fs, n := flows(r.sink)
-			b, p := totals(fs)
-			assert.Equal(t, tc.packets, p, "packets")
-			if tc.bytes > 0 {
-				assert.Equal(t, tc.bytes, b, "bytes")
-				assert.Equal(t, 205, n, "records")
-				a := fs["tcp 10.0.0.1:40000 > 192.0.2.10:443"]
-				// NetFlow v9 times are relative to a header that carries whole seconds.
-				start := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
-				assert.WithinDuration(t, start, time.Unix(0, a.start), time.Second)
-				a.start = 0
-				assert.Equal(t, flow{typ: tc.flowType, bytes: 1000, packets: 10, rate: 1, network: "ipv4", transport: "tcp", exporter: "127.0.0.1"}, a)
-				v6 := fs["tcp 2001:db8::1:1234 > 2001:db8::2:80"]
-				assert.Equal(t, int64(480), v6.bytes)
-				assert.Equal(t, "ipv6", v6.network)
-				icmp := fs["icmp 10.0.0.4:0 > 10.0.0.5:0"]
-				assert.Equal(t, int64(3), icmp.packets, "ICMP flow: %v", keys(fs))
+			require.Eventually(t, func() bool { _, p := totals(mustFlows(r.sink)); return p >= 630/tc.rate }, 30*time.Second, 20*time.Millisecond)
+			time.Sleep(200 * time.Millisecond) // nothing more may arrive
+			assert.Equal(t, 630/tc.rate, assertSampled(t, mustFlows(r.sink), want, tc.flowType, tc.rate, 1), "sampled packets")
+		})
+	}
+}
+
+// runPmacctd replays the pcap `replays` times through pmacctd's nfprobe plugin towards addr,
+// with a configuration of its own (not the Debian service's). pmacctd exits when it has read
+// the file and its nfprobe plugin exports the flows it still holds as it exits: the default
+// timeouts (60 s and more) expire none before, so each flow is one record.
+func runPmacctd(t *testing.T, addr string, version, rate, replays int) {
+	t.Helper()
+	bin := testutil.NeedBinary(t, "pmacctd")
+	pcap, err := filepath.Abs(trafficPcap)
+	require.NoError(t, err)
+	conf := fmt.Sprintf("daemonize: false\npcap_savefile: %s\npcap_savefile_replay: %d\n"+
+		"plugins: nfprobe\nnfprobe_receiver: %s\nnfprobe_version: %d\n", pcap, replays, addr, version)
+	if rate > 1 {
+		conf += fmt.Sprintf("sampling_rate: %d\n", rate)
+	}
+	path := filepath.Join(t.TempDir(), "pmacctd.conf")
+	require.NoError(t, os.WriteFile(path, []byte(conf), 0o600))
+	runExporter(t, exec.Command(bin, "-f", path), nil)
+}
+
+// TestPmacct: pmacctd (Debian's pmacct) reading the capture, exporting with its nfprobe plugin.
+func TestPmacct(t *testing.T) {
+	// pmacct, like NetFlow v5, exports ICMP type and code as the destination port
+	// (type<<8 | code): 2048 for an echo request.
+	want := trafficFlows(8 << 8)
+	for _, tc := range []struct {
+		name, flowType string
+		version, rate  int
+	}{
+		// Unsampled, pmacct announces no sampling: the rate is unknown (0).
+		{"ipfix", "ipfix", 10, 0},
+		{"netflow_v9", "netflow_v9", 9, 0},
+		// sampling_rate 4: pmacct keeps one packet in a random 1..7 (mean 4), marks each
+		// record with samplerId 1 and announces samplerRandomInterval 4 for that sampler in an
+		// options record.
+		{"ipfix sampled 1:4", "ipfix", 10, 4},
+		{"netflow_v9 sampled 1:4", "netflow_v9", 9, 4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := startReceiver(t, testConfig("udp"), nil)
+			if tc.rate == 0 {
+				runPmacctd(t, r.rx.Addr().String(), tc.version, 0, 1)
+				waitRecords(t, r.sink, 205)
+				fs, n := flows(r.sink)
+				assertTraffic(t, fs, n, want, tc.flowType, 0)
+				return
 			}
-			for k, f := range fs {
-				require.Equal(t, tc.rate, f.rate, "sampling rate of %s", k)
-				require.Equal(t, tc.flowType, f.typ)
-			}
+			// Ten replays (6,300 packets) so that the count tells the rate: with skips uniform
+			// in 1..7, the sampled packets are 1,575 +- 20 (one standard deviation); 1-in-3
+			// would give 2,100 and 1-in-5 1,260. Flows add up across replays.
+			const replays = 10
+			runPmacctd(t, r.rx.Addr().String(), tc.version, tc.rate, replays)
+			waitIdle(t, r.sink)
+			p := assertSampled(t, mustFlows(r.sink), want, tc.flowType, int64(tc.rate), replays)
+			t.Logf("%d sampled packets", p)
+			assert.True(t, p > 6300*2/9 && p < 6300*2/7, "%d sampled packets of 6,300, want 1 in 4: within 6300/4.5 .. 6300/3.5", p)
 		})
 	}
 }
