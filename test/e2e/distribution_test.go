@@ -48,7 +48,7 @@ func TestComponents(t *testing.T) {
 		t.Errorf("command = %q", got.BuildInfo.Command)
 	}
 	want := map[string][]string{
-		"receivers":  {"otlp", "ipfix"},
+		"receivers":  {"otlp", "ipfix", "flowlog", "bgp"},
 		"processors": {"sampling", "batch", "memory_limiter", "transform", "filter", "attributes"},
 		"connectors": {"flowmetrics"},
 		// v0.161.0 names the OTLP and Azure Monitor exporters otlp_grpc, otlp_http and azure_monitor.
@@ -97,6 +97,7 @@ var validateEnv = []string{
 	"APPLICATIONINSIGHTS_CONNECTION_STRING=InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=http://127.0.0.1:9/",
 	"OTLP_ENDPOINT=127.0.0.1:4317",
 	"MY_POD_IP=127.0.0.1",
+	"FLOWLOG_ACCOUNT_URL=https://stflowlogs.blob.core.windows.net",
 }
 
 // TestShippedConfigsValidate runs `otelcol-erviz validate` on every configuration the
