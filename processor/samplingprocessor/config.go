@@ -61,11 +61,14 @@ type HairpinConfig struct {
 	EdgeResources []string `mapstructure:"edge_resources"`
 }
 
-// LinkConfig names a link by next hops and/or exporter interfaces.
+// LinkConfig names a link by next hops, exporter interfaces and/or whole exporters.
 type LinkConfig struct {
 	Name       string            `mapstructure:"name"`
 	NextHops   []string          `mapstructure:"next_hops"`
 	Interfaces []InterfaceConfig `mapstructure:"interfaces"`
+	// Exporters: every record of these exporters (CIDRs) is on the link (one edge router
+	// per link, e.g. the primary and the secondary customer edge of a circuit).
+	Exporters []string `mapstructure:"exporters"`
 }
 
 // InterfaceConfig is an interface of an exporter (ingress or egress).
@@ -141,12 +144,15 @@ func (c *Config) build() (classify.Config, error) {
 			errs = append(errs, fmt.Errorf("links[%d]: name %q is used twice", i, l.Name))
 		}
 		links[l.Name] = true
-		if len(l.NextHops) == 0 && len(l.Interfaces) == 0 {
-			errs = append(errs, fmt.Errorf("links[%d] %q: give next_hops or interfaces", i, l.Name))
+		if len(l.NextHops) == 0 && len(l.Interfaces) == 0 && len(l.Exporters) == 0 {
+			errs = append(errs, fmt.Errorf("links[%d] %q: give next_hops, interfaces or exporters", i, l.Name))
 		}
 		link := classify.Link{Name: l.Name}
 		if len(l.NextHops) > 0 {
 			link.NextHops = set(fmt.Sprintf("links[%d].next_hops", i), l.NextHops)
+		}
+		if len(l.Exporters) > 0 {
+			link.Exporters = set(fmt.Sprintf("links[%d].exporters", i), l.Exporters)
 		}
 		for j, itf := range l.Interfaces {
 			a, err := netip.ParseAddr(strings.TrimSpace(itf.Exporter))

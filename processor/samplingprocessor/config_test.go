@@ -64,7 +64,7 @@ func TestValidateErrors(t *testing.T) {
 		}, []string{`unknown link "secundary" (links: primary)`}},
 		{"duplicate and empty links", func(c *Config) {
 			c.Links = []LinkConfig{{Name: "a", NextHops: []string{"10.0.0.1"}}, {Name: "a", NextHops: []string{"10.0.0.2"}}, {NextHops: []string{"10.0.0.3"}}, {Name: "b"}}
-		}, []string{`links[1]: name "a" is used twice`, "links[2]: name is empty", `links[3] "b": give next_hops or interfaces`}},
+		}, []string{`links[1]: name "a" is used twice`, "links[2]: name is empty", `links[3] "b": give next_hops, interfaces or exporters`}},
 		{"bad prefixes", func(c *Config) {
 			c.Direction.AzurePrefixes = []string{"10.1.0.0/8"}
 			c.ControlPlane.Prefixes = []string{"link-local"}

@@ -181,6 +181,8 @@ type Link struct {
 	Name       string
 	NextHops   *cidrset.Set
 	Interfaces []Interface
+	// Exporters: every record of these exporters is on the link.
+	Exporters *cidrset.Set
 }
 
 // Interface names an interface of an exporter by its SNMP index.
@@ -403,6 +405,9 @@ func (c *Classifier) link(f *Flow) string {
 	for i := range c.cfg.Links {
 		l := &c.cfg.Links[i]
 		if l.NextHops != nil && (l.NextHops.Contains(f.NextHop) || l.NextHops.Contains(f.BGPNextHop)) {
+			return l.Name
+		}
+		if l.Exporters != nil && l.Exporters.Contains(f.Exporter) {
 			return l.Name
 		}
 		for _, itf := range l.Interfaces {

@@ -279,6 +279,19 @@ func TestLinks(t *testing.T) {
 	if r.Rate != 4096 {
 		t.Errorf("fallback rate: %d", r.Rate)
 	}
+	// One edge router per link: every record of an exporter is on its link.
+	ec := New(Config{Links: []Link{
+		{Name: "primary", Exporters: cidrset.MustSet("127.0.0.11/32")},
+		{Name: "secondary", Exporters: cidrset.MustSet("127.0.0.12/32")},
+	}})
+	e := tcp("192.168.1.10", 50000, "10.1.0.4", 443)
+	for exp, want := range map[string]string{"127.0.0.11": "primary", "127.0.0.12": "secondary", "127.0.0.13": ""} {
+		e.Exporter = ip(exp)
+		ec.Classify(&e, true, &r)
+		if r.Link != want {
+			t.Errorf("exporter %s: link %q, want %q", exp, r.Link, want)
+		}
+	}
 }
 
 func TestControlPlane(t *testing.T) {
