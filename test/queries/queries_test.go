@@ -3,7 +3,7 @@
 // AppMetrics schemas of Azure Monitor Logs, uses only attribute names docs/schema.md defines,
 // and appears, unchanged, in docs/queries/workbook.json.
 //
-// Regenerate the workbook after editing a query: go test ./test/queries -run TestWorkbook -update
+// Regenerate the workbook after editing a query: go test ./test/queries -run TestWorkbook -args -update
 package queries
 
 import (
