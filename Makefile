@@ -23,7 +23,7 @@ COLLECTOR    := $(BIN)/otelcol-erviz
 FUZZTIME     ?= 20s
 export CGO_ENABLED ?= 0
 
-.PHONY: build generate run test unit integration deps lint bench fuzz package clean tools version metadata
+.PHONY: build generate run demo erviz test unit integration deps lint bench fuzz package clean tools version metadata
 
 version:
 	@echo $(VERSION)
@@ -77,6 +77,15 @@ run: build
 	@echo
 	cd $(ROOT) && exec $(COLLECTOR) --config config/local.yaml
 
+# The companion command: `erviz report` on the file exporter's output, `erviz replay` of captures.
+erviz:
+	cd $(ROOT) && $(GO) build -trimpath -o $(BIN)/erviz ./cmd/erviz
+
+# Starts the collector on config/demo.yaml, feeds it the bundled data of demo/ and prints
+# the report (scripts/demo.sh).
+demo: build erviz
+	$(ROOT)/scripts/demo.sh
+
 # Everything the integration tests need, from Debian's packages and npm.
 deps:
 	$(ROOT)/scripts/install-test-deps.sh
@@ -86,8 +95,8 @@ unit:
 
 # Unit and integration tests. Integration tests run the built collector and the .deb;
 # under CI=true a missing dependency fails instead of skipping.
-test: deps build package
-	cd $(ROOT) && OTELCOL_ERVIZ_BIN=$(COLLECTOR) OTELCOL_ERVIZ_DEB=$$(ls -t $(DIST)/*.deb | head -1) \
+test: deps build erviz package
+	cd $(ROOT) && OTELCOL_ERVIZ_BIN=$(COLLECTOR) ERVIZ_BIN=$(BIN)/erviz OTELCOL_ERVIZ_DEB=$$(ls -t $(DIST)/*.deb | head -1) \
 	  $(GO) test -count=1 -timeout 20m ./...
 	# The side-by-side benchmarks' own checks (both decoders see the same records).
 	cd $(ROOT)/bench && GOFLAGS=-mod=mod $(GO) test -count=1 ./...
