@@ -10,7 +10,7 @@ rm -rf "$DEMO_DIR"
 mkdir -p "$DEMO_DIR"
 logs="$DEMO_DIR/out/logs.json"
 
-bin/otelcol-erviz --config config/demo.yaml >"$DEMO_DIR/collector.log" 2>&1 &
+"${OTELCOL_ERVIZ_BIN:-bin/otelcol-erviz}" --config config/demo.yaml >"$DEMO_DIR/collector.log" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null || true' EXIT
 for _ in $(seq 100); do
@@ -19,7 +19,7 @@ for _ in $(seq 100); do
   sleep 0.2
 done
 echo "demo: collector up (log: $DEMO_DIR/collector.log); replaying IPFIX, reading flow logs and MRT"
-bin/erviz replay -pcap demo/data/ipfix.pcap -to 127.0.0.1:4739
+"${ERVIZ_BIN:-bin/erviz}" replay -pcap demo/data/ipfix.pcap -to 127.0.0.1:4739
 
 # The output has settled when the logs file stops growing for 3 s (at most 60 s).
 last=-1 same=0
@@ -39,4 +39,4 @@ wait $pid || true
 trap - EXIT
 echo "demo: collector stopped; output in $DEMO_DIR/out/"
 echo
-bin/erviz report "$logs"
+"${ERVIZ_BIN:-bin/erviz}" report "$logs"
