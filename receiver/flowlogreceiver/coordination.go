@@ -62,7 +62,10 @@ type coordinator struct {
 	logger  *zap.Logger
 	now     func() time.Time
 
-	ready      bool // container and member blob exist
+	ready bool // container and member blob exist
+	// rejoined: no plan ran since setup. Leases this replica held before a restart (same
+	// replica_id, same lease ID) can be taken back at once then.
+	rejoined   bool
 	member     *heldBlob
 	memberBB   *blockblob.Client
 	memberName string
@@ -87,7 +90,9 @@ type ownerEntry struct {
 	hasCP  bool
 }
 
-func newCoordinator(src *blobSource, cfg *CoordinationConfig, azcfg *AzureBlobConfig, logger *zap.Logger, now func() time.Time) *coordinator {
+// newCoordinator: self (the receiver's component ID) enters the lease ID, so that two
+// receivers of one collector never share leases even with the same replica_id.
+func newCoordinator(src *blobSource, cfg *CoordinationConfig, azcfg *AzureBlobConfig, self string, logger *zap.Logger, now func() time.Time) *coordinator {
 	scope := coordScope(azcfg)
 	id := cfg.ReplicaID
 	if id == "" {
@@ -97,7 +102,7 @@ func newCoordinator(src *blobSource, cfg *CoordinationConfig, azcfg *AzureBlobCo
 		cc:      src.client.ServiceClient().NewContainerClient(cfg.Container),
 		scope:   "v1/" + scope + "/",
 		id:      id,
-		leaseID: leaseIDFor(scope, id),
+		leaseID: leaseIDFor(scope, id+"\x00"+self),
 		dur:     cfg.LeaseDuration,
 		logger:  logger.With(zap.String("replica_id", id)),
 		now:     now,
@@ -163,7 +168,17 @@ func (c *coordinator) newHeld(bb *blockblob.Client) (*heldBlob, error) {
 // renewer. It is retried at every poll until it succeeds.
 func (c *coordinator) setup(ctx context.Context) error {
 	if c.ready {
-		return nil
+		c.mu.Lock()
+		lost := c.member.lost
+		c.mu.Unlock()
+		if !lost {
+			return nil
+		}
+		// The member lease was lost (this replica could not renew it in time and another
+		// replica removed the member blob): announce this replica again.
+		c.logger.Warn("member lease lost; joining again")
+		c.stopRenewer()
+		c.ready = false
 	}
 	if _, err := c.cc.Create(ctx, nil); err != nil && !bloberror.HasCode(err, bloberror.ContainerAlreadyExists) {
 		return fmt.Errorf("creating the coordination container: %w", err)
@@ -187,6 +202,7 @@ func (c *coordinator) setup(ctx context.Context) error {
 	h.validUntil = start.Add(c.dur)
 	c.member = h
 	c.ready = true
+	c.rejoined = true
 	c.stopRenew = make(chan struct{})
 	c.renewWG.Add(1)
 	go c.renewer()
@@ -516,7 +532,7 @@ func ownerJSON(key string) []byte {
 func (r *flowlogReceiver) plan(ctx context.Context, st *coordState, objs []object) []object {
 	c := r.coord
 	listed := make(map[string]bool, len(objs))
-	var mine, free []object
+	var mine, free, mayBeMine []object
 	exists := map[string]bool{}
 	work := 0
 	for _, obj := range objs {
@@ -541,6 +557,9 @@ func (r *flowlogReceiver) plan(ctx context.Context, st *coordState, objs []objec
 			mine = append(mine, obj)
 		case ok && e.leased:
 			work++
+			if c.rejoined {
+				mayBeMine = append(mayBeMine, obj)
+			}
 		case ok && e.hasCP && e.cp.AtEnd && e.cp.ETag == obj.ETag:
 			// Read to the end by some replica, unchanged since.
 		default:
@@ -574,6 +593,10 @@ func (r *flowlogReceiver) plan(ctx context.Context, st *coordState, objs []objec
 		mine = kept
 	}
 	byScore(free)
+	// After a restart with the same replica_id, take back the leases of the previous run
+	// first (an acquire with the same lease ID succeeds; one held by another replica fails).
+	free = append(mayBeMine, free...)
+	c.rejoined = false
 	for _, obj := range free {
 		if len(mine) >= share || ctx.Err() != nil {
 			break

@@ -120,7 +120,7 @@ func (r *flowlogReceiver) Start(ctx context.Context, host component.Host) error 
 			r.src = nil
 			return errors.New("coordination needs the azure_blob source")
 		}
-		r.coord = newCoordinator(bs, &r.cfg.Coordination, &r.cfg.AzureBlob, r.logger, r.now)
+		r.coord = newCoordinator(bs, &r.cfg.Coordination, &r.cfg.AzureBlob, r.set.ID.String(), r.logger, r.now)
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
@@ -259,6 +259,9 @@ func (r *flowlogReceiver) dropLocal(key string) {
 }
 
 func (r *flowlogReceiver) forget(ctx context.Context, key, why string) {
+	if r.coord != nil {
+		r.coord.drop(ctx, key) // the ownership blob (and checkpoint) of a blob that is gone
+	}
 	if _, ok := r.cps[key]; !ok {
 		r.stats.forget(key)
 		return

@@ -30,6 +30,8 @@ import (
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/plog"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest"
 
 	"github.com/erviz/otelcol-erviz/internal/schema"
 )
@@ -138,7 +140,11 @@ func TestFlowlogHelperProcess(t *testing.T) {
 		host = storagetest.NewStorageHost().WithExtension(id, &durableStorage{path: spec.StateDir + "/checkpoints.json"})
 	}
 	require.NoError(t, cfg.Validate())
-	r := startReceiver(t, cfg, &fileSink{f: f, spec: spec}, nil, host)
+	set := receiverSettings()
+	set.Logger = zaptest.NewLogger(t, zaptest.Level(zap.InfoLevel))
+	r, err := NewFactory().CreateLogs(context.Background(), set, cfg, &fileSink{f: f, spec: spec})
+	require.NoError(t, err)
+	require.NoError(t, r.Start(context.Background(), host))
 	// Run until stdin closes, then stop gracefully.
 	_, _ = io.Copy(io.Discard, os.Stdin)
 	require.NoError(t, r.Shutdown(context.Background()))
@@ -180,7 +186,7 @@ func startHelper(t *testing.T, spec helperSpec) *helper {
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
 		<-h.done
-		if t.Failed() {
+		if t.Failed() || os.Getenv("FLOWLOG_HELPER_LOGS") != "" {
 			mu.Lock()
 			t.Logf("helper %s output:\n%s", spec.ReplicaID, h.log.String())
 			mu.Unlock()
@@ -354,7 +360,7 @@ func TestAzuriteReplicasOneKilled(t *testing.T) {
 	waitFor(t, "replica b's first batch", 30*time.Second, func() bool { return len(b.batches()) > 0 })
 	specA := spec
 	specA.ReplicaID = "replica-a"
-	specA.DieAt = 4
+	specA.DieAt = 10
 	a := startHelper(t, specA)
 	for !a.exited() && minute < 200 {
 		grow()
@@ -389,6 +395,8 @@ func TestAzuriteReplicasOneKilled(t *testing.T) {
 	}
 	aUIDs, _ := countAll(aBatches)
 	bUIDs, _ := countAll(bBatches)
+	t.Logf("replica a: %d batches, %d records before it was killed; replica b: %d batches, %d records; %d tuples written",
+		len(aBatches), sum(aUIDs), len(bBatches), sum(bUIDs), sum(want))
 	assert.NotEmpty(t, aUIDs, "replica a read a share")
 	assert.NotEmpty(t, bUIDs, "replica b read a share")
 	// The batch in flight when a was killed is read again by b, and nothing else is.
