@@ -253,9 +253,7 @@ func (c *coordinator) renewer() {
 }
 
 func (c *coordinator) renewAll() {
-	ctx, cancel := context.WithTimeout(context.Background(), c.dur/3)
-	defer cancel()
-	c.renew(ctx, "", c.member)
+	c.renew("", c.member)
 	c.mu.Lock()
 	keys := make([]string, 0, len(c.held))
 	for k, h := range c.held {
@@ -269,12 +267,14 @@ func (c *coordinator) renewAll() {
 		h := c.held[k]
 		c.mu.Unlock()
 		if h != nil {
-			c.renew(ctx, k, h)
+			c.renew(k, h)
 		}
 	}
 }
 
-func (c *coordinator) renew(ctx context.Context, key string, h *heldBlob) {
+func (c *coordinator) renew(key string, h *heldBlob) {
+	ctx, cancel := context.WithTimeout(context.Background(), c.dur/3)
+	defer cancel()
 	start := c.now()
 	_, err := h.lc.RenewLease(ctx, nil)
 	c.mu.Lock()
