@@ -584,3 +584,145 @@ func TestAzuriteThrottled(t *testing.T) {
 	tuples, _ := metricTotal(md, schema.FlowLogTuples)
 	assert.Equal(t, float64(sum(want)), tuples)
 }
+
+// coordConfig is blobConfig with coordination on, for an in-process replica.
+func coordConfig(az *azurite, id string) *Config {
+	cfg := blobConfig(az)
+	cfg.Coordination.Enabled = true
+	cfg.Coordination.ReplicaID = id
+	cfg.Coordination.LeaseDuration = 15 * time.Second
+	return cfg
+}
+
+func memberBlobs(t *testing.T, az *azurite) []string {
+	var out []string
+	for name := range coordBlobs(t, az) {
+		if strings.Contains(name, "/members/") {
+			out = append(out, name[strings.LastIndex(name, "/")+1:])
+		}
+	}
+	return out
+}
+
+// TestAzuriteReplicasGracefulHandover: two in-process replicas share growing blobs; one is
+// shut down gracefully midway. It releases its leases and leaves, and the other reads on:
+// every tuple exactly once.
+func TestAzuriteReplicasGracefulHandover(t *testing.T) {
+	az := startAzurite(t)
+	sec := int64(1748854800)
+	macs := []string{"000D3A2B1001", "000D3A2B1002", "000D3A2B1003", "000D3A2B1004", "000D3A2B1005"}
+	var blobs []*nwBlob
+	for _, mac := range macs {
+		blobs = append(blobs, az.newBlob(t, ContainerVNet, vnetBlobName(9, mac)))
+	}
+	minute := 0
+	grow := func() {
+		for i, b := range blobs {
+			b.add(vnetRecord(sec+int64(60*minute), macs[i], 1000*i+100*minute, 4+minute%3))
+		}
+		minute++
+	}
+	grow()
+	s1, s2 := &sink{}, &sink{}
+	r1 := startReceiver(t, coordConfig(az, "one"), s1, nil, componenttest.NewNopHost())
+	r2 := startReceiver(t, coordConfig(az, "two"), s2, nil, componenttest.NewNopHost())
+	for ; minute < 15; time.Sleep(150 * time.Millisecond) {
+		grow()
+	}
+	waitFor(t, "both replicas to read", 30*time.Second, func() bool { return s1.count() > 0 && s2.count() > 0 })
+	require.NoError(t, r1.Shutdown(context.Background()))
+	assert.Equal(t, []string{"two"}, memberBlobs(t, az), "the stopped replica left")
+	for ; minute < 25; time.Sleep(150 * time.Millisecond) {
+		grow()
+	}
+	var docs [][]byte
+	for _, b := range blobs {
+		docs = append(docs, b.doc())
+	}
+	want := refTuples(t, docs...)
+	waitFor(t, "the remaining replica to read everything", 60*time.Second, func() bool { return s1.count()+s2.count() >= sum(want) })
+	time.Sleep(500 * time.Millisecond)
+	require.NoError(t, r2.Shutdown(context.Background()))
+	got := s1.keys()
+	for k, n := range s2.keys() {
+		got[k] += n
+	}
+	assert.Equal(t, want, got, "every tuple exactly once")
+	uids := s1.uids()
+	for k, n := range s2.uids() {
+		uids[k] += n
+	}
+	assert.Empty(t, repeats(uids))
+	assert.Empty(t, memberBlobs(t, az))
+}
+
+// TestAzuriteLeaseTakenAway: the ownership lease of the blob a replica reads is taken by
+// someone else. The replica cannot move the checkpoint any more and stops reading the blob
+// (at most the batch in flight is delivered); once the lease is free again it takes the
+// blob back from the stored checkpoint: nothing lost, repeats only of that one batch.
+func TestAzuriteLeaseTakenAway(t *testing.T) {
+	az := startAzurite(t)
+	sec := int64(1748854800)
+	mac := "000D3A2B1001"
+	b := az.newBlob(t, ContainerVNet, vnetBlobName(9, mac))
+	b.add(vnetRecord(sec, mac, 0, 10))
+	s := &sink{}
+	cfg := coordConfig(az, "victim")
+	r := startReceiver(t, cfg, s, nil, componenttest.NewNopHost())
+	waitFor(t, "the first batch", 20*time.Second, func() bool { return s.count() >= 10 })
+
+	var owner string
+	for name := range coordBlobs(t, az) {
+		if strings.Contains(name, "/blobs/") {
+			owner = name
+		}
+	}
+	require.NotEmpty(t, owner)
+	ob := az.client.ServiceClient().NewContainerClient(DefaultCoordinationContainer).NewBlockBlobClient(owner)
+	cpOf := func() string {
+		p, err := ob.GetProperties(context.Background(), nil)
+		require.NoError(t, err)
+		for k, v := range p.Metadata {
+			if strings.EqualFold(k, metaCheckpoint) && v != nil {
+				return *v
+			}
+		}
+		return ""
+	}
+	waitFor(t, "the first checkpoint", 20*time.Second, func() bool { return cpOf() != "" })
+	// Take the lease away: break it, then acquire it with another ID.
+	thief := "00000000-0000-4000-8000-000000000001"
+	lc, err := lease.NewBlobClient(ob, &lease.BlobClientOptions{LeaseID: &thief})
+	require.NoError(t, err)
+	zero := int32(0)
+	_, err = lc.BreakLease(context.Background(), &lease.BlobBreakOptions{BreakPeriod: &zero})
+	require.NoError(t, err)
+	_, err = lc.AcquireLease(context.Background(), -1, nil)
+	require.NoError(t, err)
+	stolenAt := cpOf()
+	before := s.nbatches()
+
+	for m := 1; m <= 8; m++ {
+		b.add(vnetRecord(sec+int64(60*m), mac, 100*m, 10))
+		time.Sleep(200 * time.Millisecond)
+	}
+	// Long enough for the renewer (every 5 s) to notice.
+	waitFor(t, "the replica to notice", 30*time.Second, func() bool {
+		n := s.nbatches()
+		time.Sleep(6 * time.Second)
+		return s.nbatches() == n
+	})
+	assert.Equal(t, stolenAt, cpOf(), "a replica without the lease cannot move the checkpoint")
+	assert.LessOrEqual(t, s.nbatches()-before, 1, "at most the batch in flight is delivered after the lease is gone")
+	inFlight := s.count() - 10
+	t.Logf("%d records delivered after the lease was taken", inFlight)
+
+	_, err = lc.ReleaseLease(context.Background(), nil)
+	require.NoError(t, err)
+	want := refTuples(t, b.doc())
+	waitFor(t, "the replica to take the blob back", 30*time.Second, func() bool { return covers(s.keys(), want) })
+	time.Sleep(500 * time.Millisecond)
+	require.NoError(t, r.Shutdown(context.Background()))
+	assert.Equal(t, sum(want)+inFlight, s.count(), "repeats only of the batch in flight")
+	assert.Len(t, repeats(s.uids()), inFlight)
+}
