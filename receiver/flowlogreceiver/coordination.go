@@ -450,8 +450,9 @@ func (c *coordinator) release(ctx context.Context, key string) {
 	c.mu.Lock()
 	h := c.held[key]
 	delete(c.held, key)
+	lost := h != nil && h.lost
 	c.mu.Unlock()
-	if h == nil || h.lost {
+	if h == nil || lost {
 		return
 	}
 	if _, err := h.lc.ReleaseLease(ctx, nil); err != nil && !leaseGone(err) {
@@ -464,8 +465,9 @@ func (c *coordinator) drop(ctx context.Context, key string) {
 	c.mu.Lock()
 	h := c.held[key]
 	delete(c.held, key)
+	lost := h != nil && h.lost
 	c.mu.Unlock()
-	if h == nil || h.lost {
+	if h == nil || lost {
 		return
 	}
 	_, err := h.bb.Delete(ctx, &blob.DeleteOptions{
