@@ -42,6 +42,8 @@ type Config struct {
 	// MaxReadSize bounds the bytes read from one blob at a time (at least one whole block),
 	// and with it the size of one batch of log records.
 	MaxReadSize int64 `mapstructure:"max_read_size"`
+	// Coordination shares the blobs of one account among several replicas (azure_blob only).
+	Coordination CoordinationConfig `mapstructure:"coordination"`
 
 	// prevent unkeyed literal initialization
 	_ struct{}
@@ -66,6 +68,25 @@ type AzureBlobConfig struct {
 	Prefix string `mapstructure:"prefix"`
 }
 
+// CoordinationConfig lets several replicas read one account without reading a blob twice:
+// each blob is read by the replica holding the lease of its ownership blob in Container,
+// which also keeps the blob's checkpoint.
+type CoordinationConfig struct {
+	Enabled bool `mapstructure:"enabled"`
+	// Container of the same account for the ownership and member blobs (created if missing;
+	// the credential needs write access to it).
+	Container string `mapstructure:"container"`
+	// LeaseDuration of the ownership leases (15s to 60s, whole seconds): how long the blobs
+	// of a replica that died wait before another replica takes them.
+	LeaseDuration time.Duration `mapstructure:"lease_duration"`
+	// ReplicaID names this replica; unique among the running replicas. A replica restarted
+	// with the same ID takes its leases back at once. Default: host name and a random suffix.
+	ReplicaID string `mapstructure:"replica_id"`
+}
+
+// DefaultCoordinationContainer is the default coordination.container.
+const DefaultCoordinationContainer = "erviz-flowlog-coordination"
+
 func (a *AzureBlobConfig) configured() bool {
 	return a.ConnectionString != "" || a.AccountURL != ""
 }
@@ -75,6 +96,10 @@ func createDefaultConfig() component.Config {
 		PollInterval: 60 * time.Second,
 		StartAt:      StartAtBeginning,
 		MaxReadSize:  4 << 20,
+		Coordination: CoordinationConfig{
+			Container:     DefaultCoordinationContainer,
+			LeaseDuration: 30 * time.Second,
+		},
 		AzureBlob: AzureBlobConfig{
 			Containers: []string{ContainerVNet, ContainerNSG},
 		},
@@ -129,5 +154,45 @@ func (c *Config) Validate() error {
 			seen[name] = true
 		}
 	}
+	if c.Coordination.Enabled {
+		errs = append(errs, c.Coordination.validate(c)...)
+	}
 	return errors.Join(errs...)
+}
+
+func (k *CoordinationConfig) validate(c *Config) []error {
+	var errs []error
+	if !c.AzureBlob.configured() {
+		errs = append(errs, errors.New("coordination needs the azure_blob source"))
+	}
+	if c.Storage != nil {
+		errs = append(errs, errors.New("coordination keeps the checkpoints in its container: remove storage"))
+	}
+	if !validContainerName(k.Container) {
+		errs = append(errs, fmt.Errorf("coordination.container %q is not a container name (3-63 lower-case letters, digits, single hyphens)", k.Container))
+	}
+	for _, name := range c.AzureBlob.Containers {
+		if name == k.Container {
+			errs = append(errs, fmt.Errorf("coordination.container %q is a source container: use a container of its own", k.Container))
+		}
+	}
+	if k.LeaseDuration < 15*time.Second || k.LeaseDuration > 60*time.Second || k.LeaseDuration%time.Second != 0 {
+		errs = append(errs, fmt.Errorf("coordination.lease_duration %s must be whole seconds from 15s to 60s (Azure blob leases)", k.LeaseDuration))
+	}
+	if len(k.ReplicaID) > 200 || strings.IndexFunc(k.ReplicaID, func(r rune) bool { return !validReplicaRune(r) }) >= 0 {
+		errs = append(errs, fmt.Errorf("coordination.replica_id %q: up to 200 letters, digits, '-', '_' or '.'", k.ReplicaID))
+	}
+	return errs
+}
+
+func validContainerName(s string) bool {
+	if len(s) < 3 || len(s) > 63 || s[0] == '-' || s[len(s)-1] == '-' || strings.Contains(s, "--") {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
+			return false
+		}
+	}
+	return true
 }

@@ -51,6 +51,14 @@ func TestLoadConfig(t *testing.T) {
 	sas := loadConfig(t, "sas")
 	require.NoError(t, confmap.Validate(sas))
 	assert.Equal(t, "?sv=2022-11-02&ss=b&srt=co&sp=rl&sig=abc", string(sas.AzureBlob.SASToken))
+	assert.False(t, sas.Coordination.Enabled)
+
+	rep := loadConfig(t, "replicas")
+	require.NoError(t, confmap.Validate(rep))
+	assert.True(t, rep.Coordination.Enabled)
+	assert.Equal(t, DefaultCoordinationContainer, rep.Coordination.Container)
+	assert.Equal(t, 20*time.Second, rep.Coordination.LeaseDuration)
+	assert.Equal(t, "collector-0", rep.Coordination.ReplicaID)
 }
 
 func TestValidateErrors(t *testing.T) {
@@ -82,6 +90,20 @@ func TestValidateErrors(t *testing.T) {
 			c.AzureBlob.AccountURL = "https://a.blob.core.windows.net/?sig=y"
 			c.AzureBlob.SASToken = "sig=x"
 		}, []string{"already carries a query"}},
+		{"coordination without azure_blob", func(c *Config) {
+			c.Directory = "/data"
+			c.Coordination.Enabled = true
+		}, []string{"coordination needs the azure_blob source"}},
+		{"bad coordination", func(c *Config) {
+			c.AzureBlob.AccountURL = "https://a.blob.core.windows.net"
+			id := component.MustNewID("file_storage")
+			c.Storage = &id
+			c.Coordination = CoordinationConfig{Enabled: true, Container: ContainerVNet, LeaseDuration: 90 * time.Second, ReplicaID: "pod/0"}
+		}, []string{"remove storage", "is a source container", "lease_duration 1m30s", `replica_id "pod/0"`}},
+		{"bad coordination container", func(c *Config) {
+			c.AzureBlob.AccountURL = "https://a.blob.core.windows.net"
+			c.Coordination = CoordinationConfig{Enabled: true, Container: "Flow--Coord", LeaseDuration: 1500 * time.Millisecond}
+		}, []string{`coordination.container "Flow--Coord"`, "lease_duration 1.5s"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -25,6 +25,9 @@ const (
 	errKindRead           = "read"
 	errKindBlobDeleted    = "blob_deleted"
 	errKindConsumer       = "consumer"
+	errKindCoordination   = "coordination"
+	errKindThrottled      = "throttled"
+	errKindTransient      = "transient"
 )
 
 var skipKinds = [flowlog.NumSkipReasons]string{

@@ -138,6 +138,12 @@ func (s *sink) ConsumeLogs(_ context.Context, ld plog.Logs) error {
 	return nil
 }
 
+func (s *sink) nbatches() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.batches
+}
+
 func (s *sink) count() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -40,6 +40,7 @@ type flowlogReceiver struct {
 
 	src    source
 	client storage.Client
+	coord  *coordinator
 	conv   *converter
 	stats  *stats
 
@@ -47,6 +48,7 @@ type flowlogReceiver struct {
 	idPrefix  map[string]string
 	retryAt   map[string]time.Time
 	failures  map[string]int
+	dirty     map[string]bool // checkpoints whose last write failed (coordination)
 	firstPoll bool
 
 	cancel context.CancelFunc
@@ -71,7 +73,7 @@ func newReceiver(set receiver.Settings, cfg *Config) (*flowlogReceiver, error) {
 			}
 			return &dirSource{root: cfg.Directory, settle: settle, now: r.now}, nil
 		}
-		return newBlobSource(&cfg.AzureBlob, set.Logger)
+		return newBlobSource(&cfg.AzureBlob, set.Logger, func(kind string) { r.stats.error("", kind) })
 	}
 	return r, nil
 }
@@ -82,6 +84,7 @@ func (r *flowlogReceiver) Start(ctx context.Context, host component.Host) error 
 	r.idPrefix = map[string]string{}
 	r.retryAt = map[string]time.Time{}
 	r.failures = map[string]int{}
+	r.dirty = map[string]bool{}
 	r.firstPoll = true
 	r.stats = newStats(r.now())
 	r.conv = newConverter(r.now)
@@ -110,6 +113,15 @@ func (r *flowlogReceiver) Start(ctx context.Context, host component.Host) error 
 		return err
 	}
 	r.src = src
+	if r.cfg.Coordination.Enabled {
+		bs, ok := src.(*blobSource)
+		if !ok {
+			src.Close()
+			r.src = nil
+			return errors.New("coordination needs the azure_blob source")
+		}
+		r.coord = newCoordinator(bs, &r.cfg.Coordination, &r.cfg.AzureBlob, r.set.ID.String(), r.logger, r.now)
+	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
 	r.wg.Add(1)
@@ -123,6 +135,13 @@ func (r *flowlogReceiver) Shutdown(ctx context.Context) error {
 		r.cancel()
 		r.wg.Wait()
 		r.cancel = nil
+	}
+	if r.coord != nil {
+		// After the batch in flight: its checkpoint is written, the leases can go.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		r.coord.shutdown(cctx)
+		cancel()
+		r.coord = nil
 	}
 	var err error
 	if r.client != nil {
@@ -195,6 +214,23 @@ func (r *flowlogReceiver) save(ctx context.Context, key string, cp checkpoint) e
 	old, known := r.cps[key]
 	r.cps[key] = cp
 	r.stats.track(key)
+	if r.coord != nil {
+		if known && old == cp && !r.dirty[key] {
+			return nil
+		}
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if err := r.coord.commit(wctx, key, cp); err != nil {
+			r.dirty[key] = true
+			if !errors.Is(err, errLeaseLost) {
+				r.stats.error(key, errKindCoordination)
+			}
+			r.logger.Warn("writing a checkpoint to the coordination container failed; the blob's last batch may be read again", zap.String("blob", key), zap.Error(err))
+			return err
+		}
+		delete(r.dirty, key)
+		return nil
+	}
 	if r.client == nil || (known && old == cp) {
 		return nil
 	}
@@ -212,7 +248,20 @@ func (r *flowlogReceiver) save(ctx context.Context, key string, cp checkpoint) e
 	return nil
 }
 
+// dropLocal forgets what this replica knows of a blob whose lease it gave up.
+func (r *flowlogReceiver) dropLocal(key string) {
+	delete(r.cps, key)
+	delete(r.idPrefix, key)
+	delete(r.retryAt, key)
+	delete(r.failures, key)
+	delete(r.dirty, key)
+	r.stats.forget(key)
+}
+
 func (r *flowlogReceiver) forget(ctx context.Context, key, why string) {
+	if r.coord != nil {
+		r.coord.drop(ctx, key) // the ownership blob (and checkpoint) of a blob that is gone
+	}
 	if _, ok := r.cps[key]; !ok {
 		r.stats.forget(key)
 		return
@@ -249,6 +298,23 @@ func (r *flowlogReceiver) run(ctx context.Context) {
 
 // poll lists the source once and reads what is new in every blob.
 func (r *flowlogReceiver) poll(ctx context.Context) {
+	var cs *coordState
+	if r.coord != nil {
+		// The coordination container is listed before the source (see coordinator.list).
+		err := r.coord.setup(ctx)
+		if err == nil {
+			cs, err = r.coord.list(ctx)
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			r.logger.Warn("coordination failed; retrying at the next poll", zap.Error(err))
+			r.stats.error("", errKindCoordination)
+			r.emitMetrics(ctx)
+			return
+		}
+	}
 	objs, err := r.src.List(ctx)
 	if ctx.Err() != nil {
 		return
@@ -262,6 +328,11 @@ func (r *flowlogReceiver) poll(ctx context.Context) {
 	seen := make(map[string]bool, len(objs))
 	for _, obj := range objs {
 		seen[obj.Key] = true
+	}
+	if r.coord != nil {
+		objs = r.plan(ctx, cs, objs) // only the blobs this replica holds
+	}
+	for _, obj := range objs {
 		if !r.process(ctx, obj) {
 			return
 		}
@@ -322,6 +393,9 @@ func (r *flowlogReceiver) process(ctx context.Context, obj object) bool {
 	}
 	limit := r.cfg.MaxReadSize
 	for ctx.Err() == nil {
+		if r.coord != nil && !r.coord.canRead(obj.Key) {
+			return true // the lease is lost or about to expire: not read any more
+		}
 		ch, err := r.src.Read(ctx, obj, cp, limit)
 		if err != nil {
 			r.readFailed(ctx, obj, err)
@@ -350,7 +424,9 @@ func (r *flowlogReceiver) process(ctx context.Context, obj object) bool {
 		if ch.AtEnd {
 			next.ETag, next.AtEnd = ch.ETag, true
 		}
-		_ = r.save(ctx, obj.Key, next)
+		if err := r.save(ctx, obj.Key, next); err != nil && r.coord != nil {
+			return true // read again once the checkpoint is written (or by the new owner)
+		}
 		if ch.AtEnd {
 			return true
 		}

@@ -38,7 +38,31 @@ type blobSource struct {
 	logger    *zap.Logger
 }
 
-func newBlobSource(cfg *AzureBlobConfig, logger *zap.Logger) (*blobSource, error) {
+// retryCounter counts the answers the SDK's retry policy retries (it runs once per try):
+// 429 and 503 as throttled, other transient failures as transient.
+type retryCounter struct{ count func(kind string) }
+
+func (p retryCounter) Do(req *policy.Request) (*http.Response, error) {
+	resp, err := req.Next()
+	if p.count == nil {
+		return resp, err
+	}
+	switch {
+	case err != nil:
+		if req.Raw().Context().Err() == nil {
+			p.count(errKindTransient)
+		}
+	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable:
+		p.count(errKindThrottled)
+	case resp.StatusCode == http.StatusRequestTimeout || resp.StatusCode == http.StatusInternalServerError ||
+		resp.StatusCode == http.StatusBadGateway || resp.StatusCode == http.StatusGatewayTimeout:
+		p.count(errKindTransient)
+	}
+	return resp, err
+}
+
+// newBlobSource builds the client; count (may be nil) is told of every retried answer.
+func newBlobSource(cfg *AzureBlobConfig, logger *zap.Logger, count func(kind string)) (*blobSource, error) {
 	tr := &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
 		DialContext:           (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
@@ -51,7 +75,8 @@ func newBlobSource(cfg *AzureBlobConfig, logger *zap.Logger) (*blobSource, error
 	opts := &azblob.ClientOptions{ClientOptions: policy.ClientOptions{
 		Transport: &http.Client{Transport: tr},
 		// Transient errors, 429 and 503 (whose Retry-After the policy honours) are retried.
-		Retry: policy.RetryOptions{MaxRetries: 5, RetryDelay: time.Second, MaxRetryDelay: 60 * time.Second, TryTimeout: 2 * time.Minute},
+		Retry:            policy.RetryOptions{MaxRetries: 5, RetryDelay: time.Second, MaxRetryDelay: 60 * time.Second, TryTimeout: 2 * time.Minute},
+		PerRetryPolicies: []policy.Policy{retryCounter{count: count}},
 	}}
 	s := &blobSource{cfg: cfg, transport: tr, logger: logger}
 	var err error
