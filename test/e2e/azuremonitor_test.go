@@ -133,6 +133,8 @@ func TestAzureMonitorPayload(t *testing.T) {
 	env := []string{
 		"APPLICATIONINSIGHTS_CONNECTION_STRING=InstrumentationKey=" + ikey + ";IngestionEndpoint=http://" + l.Addr().String() + "/",
 		"STATE_DIR=" + filepath.Join(dir, "state"),
+		// The flow-log receiver of the shipped config reads this account: nothing listens here.
+		"FLOWLOG_ACCOUNT_URL=https://127.0.0.1:9",
 	}
 	args := append([]string{"--config=" + filepath.Join(root, "config", "azure-monitor.yaml"),
 		"--config=yaml:exporters::azure_monitor::maxbatchinterval: 1s"}, p.overrides(false)...)

@@ -95,11 +95,11 @@ type collector struct {
 // ports are the listening ports of one collector instance, all overridden so that tests
 // never collide with each other or with a `make run` on the same machine.
 type ports struct {
-	Health, GRPC, HTTP, Prometheus, Telemetry, IPFIX int
+	Health, GRPC, HTTP, Prometheus, Telemetry, IPFIX, BMP int
 }
 
 func newPorts(t *testing.T) ports {
-	return ports{freePort(t), freePort(t), freePort(t), freePort(t), freePort(t), freeUDPPort(t)}
+	return ports{freePort(t), freePort(t), freePort(t), freePort(t), freePort(t), freeUDPPort(t), freePort(t)}
 }
 
 func freeUDPPort(t *testing.T) int {
@@ -121,6 +121,7 @@ func (p ports) overrides(prometheusExporter bool) []string {
 		fmt.Sprintf("--config=yaml:receivers::otlp::protocols::http::endpoint: 127.0.0.1:%d", p.HTTP),
 		fmt.Sprintf("--config=yaml:service::telemetry::metrics::readers: [{pull: {exporter: {prometheus: {host: 127.0.0.1, port: %d}}}}]", p.Telemetry),
 		fmt.Sprintf("--config=yaml:receivers::ipfix::endpoint: 127.0.0.1:%d", p.IPFIX),
+		fmt.Sprintf("--config=yaml:receivers::bgp::bmp::endpoint: 127.0.0.1:%d", p.BMP),
 	}
 	if prometheusExporter {
 		args = append(args, fmt.Sprintf("--config=yaml:exporters::prometheus::endpoint: 127.0.0.1:%d", p.Prometheus))

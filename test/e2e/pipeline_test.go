@@ -68,6 +68,8 @@ func TestOTLPForwardingSurvivesBackendOutage(t *testing.T) {
 		"OTLP_ENDPOINT=127.0.0.1:" + itoa(bp.GRPC),
 		"OTLP_INSECURE=true",
 		"STATE_DIR=" + filepath.Join(edgeDir, "state"),
+		// The flow-log receiver of the shipped config reads this account: nothing listens here.
+		"FLOWLOG_ACCOUNT_URL=https://127.0.0.1:9",
 	}
 	edgeArgs := append([]string{"--config=" + filepath.Join(root, "config", "otlp.yaml")}, ep.overrides(false)...)
 	edge := startCollector(t, "edge", edgeDir, ep, edgeEnv, edgeArgs...)
