@@ -131,8 +131,14 @@ func (b *batch) add(r *ipfix.Record, received pcommon.Timestamp) {
 		a.PutInt(schema.FlowIPTOS, int64(r.ToS))
 	}
 	if r.Protocol == 1 || r.Protocol == 58 {
-		a.PutInt(schema.FlowICMPType, int64(r.ICMPType))
-		a.PutInt(schema.FlowICMPCode, int64(r.ICMPCode))
+		typ, code := r.ICMPType, r.ICMPCode
+		if typ == 0 && code == 0 && r.DstPort != 0 {
+			// Exporters that send no ICMP element (pmacct, many NetFlow v9 devices) put
+			// type<<8 | code in the destination port, as NetFlow v5 does.
+			typ, code = uint8(r.DstPort>>8), uint8(r.DstPort)
+		}
+		a.PutInt(schema.FlowICMPType, int64(typ))
+		a.PutInt(schema.FlowICMPCode, int64(code))
 	}
 	if r.VLAN != 0 {
 		a.PutInt(schema.FlowVLAN, int64(r.VLAN))
