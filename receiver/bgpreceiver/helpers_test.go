@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -40,67 +39,17 @@ func eventually(t testing.TB, d time.Duration, what string, cond func() bool) {
 	}
 }
 
-// bird is a BIRD 2 daemon run by a test, with its own config, control socket and log.
-type bird struct {
-	t    testing.TB
-	path string
-	dir  string
-	sock string
-	cmd  *exec.Cmd
-}
+// bird is a BIRD 2 daemon run by a test (internal/testutil).
+type bird struct{ *testutil.Bird }
 
 func startBird(t testing.TB, routerID, conf string) *bird {
 	t.Helper()
-	path := testutil.NeedBinary(t, "bird")
-	testutil.NeedBinary(t, "birdc")
-	dir := t.TempDir()
-	b := &bird{t: t, path: path, dir: dir, sock: filepath.Join(dir, "bird.ctl")}
-	full := fmt.Sprintf("router id %s;\nlog %q all;\nprotocol device {}\n%s", routerID, filepath.Join(dir, "bird.log"), conf)
-	cfg := filepath.Join(dir, "bird.conf")
-	require.NoError(t, os.WriteFile(cfg, []byte(full), 0o644))
-	b.cmd = exec.Command(path, "-f", "-c", cfg, "-s", b.sock, "-P", filepath.Join(dir, "bird.pid"))
-	b.cmd.Stdout, b.cmd.Stderr = os.Stderr, os.Stderr
-	require.NoError(t, b.cmd.Start())
-	done := make(chan struct{})
-	go func() { _ = b.cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		_ = b.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			_ = b.cmd.Process.Kill()
-			<-done
-		}
-		if t.Failed() {
-			if log, err := os.ReadFile(filepath.Join(dir, "bird.log")); err == nil {
-				t.Logf("bird %s log:\n%s", routerID, log)
-			}
-		}
-	})
-	eventually(t, 10*time.Second, "bird's control socket", func() bool {
-		select {
-		case <-done:
-			t.Fatalf("bird exited: %v", b.cmd.ProcessState)
-		default:
-		}
-		out, err := exec.Command("birdc", "-s", b.sock, "show", "status").CombinedOutput()
-		return err == nil && strings.Contains(string(out), "Daemon is up")
-	})
-	return b
+	return &bird{testutil.StartBird(t, routerID, conf)}
 }
 
-// ctl runs a birdc command and returns its output.
-func (b *bird) ctl(args ...string) string {
-	b.t.Helper()
-	out, err := exec.Command("birdc", append([]string{"-s", b.sock}, args...)...).CombinedOutput()
-	require.NoError(b.t, err, string(out))
-	return string(out)
-}
+func (b *bird) ctl(args ...string) string { return b.Ctl(args...) }
 
-// established reports whether the BGP protocol is established.
-func (b *bird) established(proto string) bool {
-	return strings.Contains(b.ctl("show", "protocols", proto), "Established")
-}
+func (b *bird) established(proto string) bool { return b.Established(proto) }
 
 // start builds and starts a receiver with sinks for both signals.
 func startReceiver(t testing.TB, cfg *Config) (*consumertest.LogsSink, *consumertest.MetricsSink) {

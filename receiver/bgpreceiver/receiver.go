@@ -97,6 +97,8 @@ type bgpReceiver struct {
 	done    chan struct{}
 	dropped atomic.Uint64
 	wg      sync.WaitGroup
+	// closing: the receiver stops; the sessions it closes are not routing events.
+	closing atomic.Bool
 
 	sp      *speaker.Speaker
 	bmp     *bmpStation
@@ -178,6 +180,10 @@ func (r *bgpReceiver) stop() {
 		return
 	}
 	r.stopped = true
+	// The speaker's sessions and the BMP sessions end because the collector stops: their
+	// downs and implicit withdrawals would raise lost redundancy for every prefix at each
+	// restart, so nothing more is taken from the sources.
+	r.closing.Store(true)
 	if r.sp != nil {
 		r.sp.Stop()
 	}
@@ -198,6 +204,9 @@ func (r *bgpReceiver) stop() {
 // with the routes matters and they are few); route items are dropped and counted when the
 // queue is full.
 func (r *bgpReceiver) enqueue(it item, wait bool) {
+	if r.closing.Load() {
+		return
+	}
 	if wait {
 		select {
 		case r.queue <- it:

@@ -35,7 +35,44 @@ func TestDemo(t *testing.T) {
 			t.Errorf("the demo's report has no %q section:\n%s", want, out)
 		}
 	}
-	js, err := exec.Command(erviz, "report", "-json", "-top", "100", filepath.Join(dir, "out", "logs.json")).Output()
+	r := readReport(t, erviz, filepath.Join(dir, "out", "logs.json"))
+
+	checkFlowReport(t, r, root)
+
+	// BGP: 3 OPENs, 41 keepalives (two Route Server instances for 14 minutes, the VPN NVA for
+	// 13), one NOTIFICATION; the routes left at the end; the conditions.
+	counts := map[string]int{}
+	for _, b := range r.BGPOverTime {
+		for k, v := range b.Counts {
+			counts[k] += v
+		}
+	}
+	if counts["open"] != 3 || counts["keepalive"] != 41 || counts["notification"] != 1 || counts["peer_up"] != 3 || counts["peer_down"] != 1 {
+		t.Errorf("BGP events: %v", counts)
+	}
+	if r.Prefixes["azure"] != 2 || r.Prefixes["expressroute"] != 2 || len(r.Prefixes) != 2 {
+		t.Errorf("prefixes by class at the end: %v", r.Prefixes)
+	}
+	var overlaps, lostResolved, lostActive int
+	for _, c := range r.Conditions {
+		switch {
+		case c.Kind == "overlap" && !c.Resolved:
+			overlaps++
+		case c.Kind == "redundancy.lost" && c.Prefix == "192.168.0.0/16" && c.Resolved && c.Duration == 240:
+			lostResolved++
+		case c.Kind == "redundancy.lost" && c.Prefix == "192.168.0.0/16" && !c.Resolved:
+			lostActive++
+		}
+	}
+	if overlaps != 2 || lostResolved != 1 || lostActive != 1 {
+		t.Errorf("conditions: %+v", r.Conditions)
+	}
+}
+
+// readReport runs `erviz report -json` on the file exporter's logs.
+func readReport(t *testing.T, erviz, logs string) report.Report {
+	t.Helper()
+	js, err := exec.Command(erviz, "report", "-json", "-top", "100", logs).Output()
 	if err != nil {
 		t.Fatalf("erviz report -json: %v", err)
 	}
@@ -43,9 +80,15 @@ func TestDemo(t *testing.T) {
 	if err := json.Unmarshal(js, &r); err != nil {
 		t.Fatal(err)
 	}
+	return r
+}
 
+// checkFlowReport checks the flow part of the demo's report: the traffic of
+// demo/gen/traffic.py as the two edge routers export it, plus the sample flow logs.
+func checkFlowReport(t *testing.T, r report.Report, root string) {
+	t.Helper()
 	// Directions: IPFIX truth (traffic.py) plus the flow logs' own counts.
-	fl := flowLogTruth(t, filepath.Join(root, "receiver", "flowlogreceiver", "testdata", "hubspoke"))
+	fl, _ := flowLogTruth(t, filepath.Join(root, "receiver", "flowlogreceiver", "testdata", "hubspoke"))
 	want := map[string]int64{
 		"to_azure":       14800 + fl["to_azure"],
 		"from_azure":     45200 + fl["from_azure"],
@@ -111,40 +154,12 @@ func TestDemo(t *testing.T) {
 		t.Errorf("bytes per link: %v", r.Links)
 	}
 
-	// BGP: 3 OPENs, 41 keepalives (two Route Server instances for 14 minutes, the VPN NVA for
-	// 13), one NOTIFICATION; the routes left at the end; the conditions.
-	counts := map[string]int{}
-	for _, b := range r.BGPOverTime {
-		for k, v := range b.Counts {
-			counts[k] += v
-		}
-	}
-	if counts["open"] != 3 || counts["keepalive"] != 41 || counts["notification"] != 1 || counts["peer_up"] != 3 || counts["peer_down"] != 1 {
-		t.Errorf("BGP events: %v", counts)
-	}
-	if r.Prefixes["azure"] != 2 || r.Prefixes["expressroute"] != 2 || len(r.Prefixes) != 2 {
-		t.Errorf("prefixes by class at the end: %v", r.Prefixes)
-	}
-	var overlaps, lostResolved, lostActive int
-	for _, c := range r.Conditions {
-		switch {
-		case c.Kind == "overlap" && !c.Resolved:
-			overlaps++
-		case c.Kind == "redundancy.lost" && c.Prefix == "192.168.0.0/16" && c.Resolved && c.Duration == 240:
-			lostResolved++
-		case c.Kind == "redundancy.lost" && c.Prefix == "192.168.0.0/16" && !c.Resolved:
-			lostActive++
-		}
-	}
-	if overlaps != 2 || lostResolved != 1 || lostActive != 1 {
-		t.Errorf("conditions: %+v", r.Conditions)
-	}
 }
 
 // flowLogTruth sums the bytes of every tuple of the sample blobs by direction relative to
 // the demo's Azure (10.0.0.0/16, 10.1.0.0/16, 10.2.0.0/16) and on-premises (192.168.0.0/16) space,
 // reading them with encoding/json and strings.Split, independently of pkg/flowlog.
-func flowLogTruth(t *testing.T, dir string) map[string]int64 {
+func flowLogTruth(t *testing.T, dir string) (map[string]int64, int) {
 	t.Helper()
 	azure := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/16"), netip.MustParsePrefix("10.1.0.0/16"), netip.MustParsePrefix("10.2.0.0/16")}
 	onprem := netip.MustParsePrefix("192.168.0.0/16")
@@ -199,6 +214,7 @@ func flowLogTruth(t *testing.T, dir string) map[string]int64 {
 			}
 		}
 		for _, tu := range all {
+			n++ // one record per tuple
 			f := strings.Split(tu, ",")
 			// VNet v4: bytes at 11 and 13 (1-based); NSG v2: at 11 and 13 too; v1 has none.
 			if len(f) < 13 {
@@ -206,7 +222,6 @@ func flowLogTruth(t *testing.T, dir string) map[string]int64 {
 			}
 			fwd, _ := strconv.ParseInt(f[10], 10, 64)
 			rev, _ := strconv.ParseInt(f[12], 10, 64)
-			n++
 			switch s, d := side(f[1]), side(f[2]); {
 			case s == "onprem" && d == "azure":
 				out["to_azure"] += fwd
@@ -227,5 +242,5 @@ func flowLogTruth(t *testing.T, dir string) map[string]int64 {
 	if err != nil || n == 0 {
 		t.Fatalf("reading the sample flow logs: %d tuples, %v", n, err)
 	}
-	return out
+	return out, n
 }
