@@ -116,7 +116,9 @@ func TestDemoLivePeers(t *testing.T) {
 		return b.Report()
 	}
 	var now report.Report
-	diag := func() string { return fmt.Sprintf("%d flow records, %d BGP events, conditions %+v\n%s", now.FlowRecords, now.BGPEvents, now.Conditions, c.out) }
+	diag := func() string {
+		return fmt.Sprintf("%d flow records, %d BGP events, conditions %+v\n%s", now.FlowRecords, now.BGPEvents, now.Conditions, c.out)
+	}
 	overlaps := func(r report.Report) int {
 		n := 0
 		for _, cd := range r.Conditions {
