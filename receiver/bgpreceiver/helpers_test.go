@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -175,6 +176,13 @@ var _ = schema.BGPEvent
 // listening for BGP on addr:port.
 func startFRR(t testing.TB, addr string, port int, conf string) {
 	t.Helper()
+	startFRRStoppable(t, addr, port, conf)
+}
+
+// startFRRStoppable is startFRR returning a function that stops bgpd (SIGTERM: it closes its
+// sessions with a NOTIFICATION); the test's cleanup stops it otherwise.
+func startFRRStoppable(t testing.TB, addr string, port int, conf string) (stop func()) {
+	t.Helper()
 	path := testutil.NeedBinary(t, "bgpd")
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "bgpd.conf")
@@ -185,18 +193,25 @@ func startFRR(t testing.TB, addr string, port int, conf string) {
 	require.NoError(t, cmd.Start())
 	done := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(done) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case <-done:
+			case <-time.After(5 * time.Second):
+				_ = cmd.Process.Kill()
+				<-done
+			}
+		})
+	}
 	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
+		stop()
 		if t.Failed() {
 			if log, err := os.ReadFile(filepath.Join(dir, "bgpd.log")); err == nil {
 				t.Logf("bgpd log:\n%s", log)
 			}
 		}
 	})
+	return stop
 }

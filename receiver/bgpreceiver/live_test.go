@@ -1,10 +1,15 @@
 package bgpreceiver
 
 import (
+	"bytes"
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -321,4 +326,164 @@ func TestFlappingPeers(t *testing.T) {
 		v, ok := metricValue(metrics, "bgp.adjacency_flaps.active", nil)
 		return ok && v == int64(open)
 	})
+}
+
+// TestLiveFRR peers with FRR's bgpd (IPv4 and IPv6 unicast over one IPv4 session): the routes
+// of both families with their attributes, and the session going down with FRR's NOTIFICATION
+// when bgpd stops.
+func TestLiveFRR(t *testing.T) {
+	testutil.NeedBinary(t, "bgpd")
+	port := testutil.FreeTCPPort(t, "127.0.0.13")
+	stop := startFRRStoppable(t, "127.0.0.13", port, `router bgp 65003
+ bgp router-id 127.0.0.13
+ no bgp ebgp-requires-policy
+ no bgp network import-check
+ neighbor 127.0.0.1 remote-as 65000
+ neighbor 127.0.0.1 ebgp-multihop 2
+ neighbor 127.0.0.1 passive
+ neighbor 127.0.0.1 timers 3 9
+ address-family ipv4 unicast
+  network 10.70.0.0/16 route-map er
+  network 10.71.0.0/16
+ exit-address-family
+ address-family ipv6 unicast
+  neighbor 127.0.0.1 activate
+  network 2001:db8:70::/48
+ exit-address-family
+!
+route-map er permit 10
+ set as-path prepend 12076
+ set community 65003:70
+ set metric 70
+!
+`)
+	cfg := baseConfig()
+	pc := peerConfig("127.0.0.13", port, 65003, "frr-edge")
+	pc.Families = []string{"ipv4_unicast", "ipv6_unicast"}
+	cfg.Peers = []PeerConfig{pc}
+	logs, metrics := startReceiver(t, cfg)
+
+	eventually(t, 60*time.Second, "the session and the routes of both families", func() bool {
+		return upCount(logs, "127.0.0.13") == 1 &&
+			len(find(logs, schema.BGPEvent, schema.BGPEventAnnounce, schema.BGPPrefix, "10.70.0.0/16")) == 1 &&
+			len(find(logs, schema.BGPEvent, schema.BGPEventAnnounce, schema.BGPPrefix, "10.71.0.0/16")) == 1 &&
+			len(find(logs, schema.BGPEvent, schema.BGPEventAnnounce, schema.BGPPrefix, "2001:db8:70::/48")) == 1
+	})
+	er := find(logs, schema.BGPEvent, schema.BGPEventAnnounce, schema.BGPPrefix, "10.70.0.0/16")[0]
+	assert.Equal(t, "65003 12076", str(er, schema.BGPASPath))
+	assert.Equal(t, "expressroute", str(er, schema.BGPRouteClass))
+	assert.Equal(t, `["65003:70"]`, str(er, schema.BGPCommunities))
+	med, _ := intAttr(er, schema.BGPMED)
+	assert.EqualValues(t, 70, med)
+	assert.Equal(t, "127.0.0.13", str(er, schema.BGPNextHop))
+	assert.Equal(t, "frr-edge", str(er, schema.BGPPeerName))
+	v6 := find(logs, schema.BGPEvent, schema.BGPEventAnnounce, schema.BGPPrefix, "2001:db8:70::/48")[0]
+	assert.Equal(t, "ipv6_unicast", str(v6, schema.BGPFamily))
+	assert.Equal(t, "65003", str(v6, schema.BGPASPath))
+	eventually(t, 10*time.Second, "prefixes of both families in the metrics", func() bool {
+		v4, _ := metricValue(metrics, "bgp.rib.prefixes", map[string]string{"bgp.family": "ipv4_unicast"})
+		v6, _ := metricValue(metrics, "bgp.rib.prefixes", map[string]string{"bgp.family": "ipv6_unicast"})
+		return v4 == 2 && v6 == 1
+	})
+
+	stop()
+	eventually(t, 20*time.Second, "peer down when bgpd stops", func() bool {
+		return len(find(logs, schema.BGPEvent, schema.BGPEventPeerDown, schema.BGPPeerAddress, "127.0.0.13")) == 1
+	})
+	down := find(logs, schema.BGPEvent, schema.BGPEventPeerDown, schema.BGPPeerAddress, "127.0.0.13")[0]
+	assert.Contains(t, str(down, schema.BGPDownReason), "notification-received code 6(cease)")
+	eventually(t, 10*time.Second, "the three routes withdrawn with the session", func() bool {
+		return len(find(logs, schema.BGPEvent, schema.BGPEventWithdraw, schema.BGPPeerAddress, "127.0.0.13", schema.BGPEventReason, "peer_down")) == 3
+	})
+}
+
+// TestExaBGPFlaps: exabgp connects to the receiver's listening port (a passive peer) and a
+// script flaps a prefix through exabgp's API (withdraw and re-announce, then a change of
+// attributes): the flap condition opens with its score once the penalties pass the
+// threshold, and resolves when the score has decayed below the reuse level.
+func TestExaBGPFlaps(t *testing.T) {
+	exa := testutil.NeedBinary(t, "exabgp")
+	python := testutil.NeedBinary(t, "python3")
+	listen := testutil.FreeTCPPort(t, "127.0.0.1")
+	dir := t.TempDir()
+	script := filepath.Join(dir, "flap.py")
+	require.NoError(t, os.WriteFile(script, []byte(`import sys, time
+def say(line):
+    sys.stdout.write(line + "\n"); sys.stdout.flush()
+time.sleep(2)
+say("announce route 10.80.0.0/24 next-hop 192.0.2.14")
+say("announce route 10.81.0.0/24 next-hop 192.0.2.14")
+time.sleep(1)
+for i in range(3):
+    say("withdraw route 10.80.0.0/24 next-hop 192.0.2.14")
+    time.sleep(0.3)
+    say("announce route 10.80.0.0/24 next-hop 192.0.2.14")
+    time.sleep(0.3)
+say("announce route 10.80.0.0/24 next-hop 192.0.2.14 med 10")
+while True:
+    time.sleep(1)
+`), 0o644))
+	conf := filepath.Join(dir, "exabgp.conf")
+	require.NoError(t, os.WriteFile(conf, []byte(fmt.Sprintf(`process flapper {
+  run %s %s;
+  encoder text;
+}
+neighbor 127.0.0.1 {
+  router-id 127.0.0.14;
+  local-address 127.0.0.14;
+  local-as 65014;
+  peer-as 65000;
+  connect %d;
+  hold-time 30;
+  api { processes [ flapper ]; }
+}
+`, python, script, listen)), 0o644))
+
+	cfg := baseConfig()
+	cfg.ListenAddress = "127.0.0.1"
+	cfg.ListenPort = int32(listen)
+	pc := peerConfig("127.0.0.14", 0, 65014, "exabgp")
+	pc.Port, pc.LocalAddress, pc.Passive = 0, "", true
+	cfg.Peers = []PeerConfig{pc}
+	// Seconds instead of the 15-minute half-life, so that the resolution comes in the test.
+	cfg.Analyses.Flap.HalfLife = 3 * time.Second
+	logs, _ := startReceiver(t, cfg)
+
+	cmd := exec.Command(exa, conf)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "exabgp.daemon.user=root", "exabgp.daemon.daemonize=false",
+		"exabgp.api.cli=false", "exabgp.log.destination=stderr", "exabgp.tcp.bind=", "exabgp.tcp.port=0")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	// exabgp and its API process in a group of their own, killed together; WaitDelay stops
+	// Wait from waiting on the output pipe a leftover child would hold.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.WaitDelay = 2 * time.Second
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("exabgp output:\n%s", out.String())
+		}
+	})
+
+	eventually(t, 30*time.Second, "the flap condition of 10.80.0.0/24", func() bool {
+		return len(find(logs, schema.BGPEvent, schema.BGPEventFlap, schema.BGPEventPhase, "start", schema.BGPPrefix, "10.80.0.0/24")) == 1
+	})
+	start := find(logs, schema.BGPEvent, schema.BGPEventFlap, schema.BGPEventPhase, "start", schema.BGPPrefix, "10.80.0.0/24")[0]
+	score, _ := start.Attributes().Get(schema.BGPFlapScore)
+	assert.GreaterOrEqual(t, score.Double(), 2000.0, "the score crossed the suppress threshold")
+	assert.Empty(t, find(logs, schema.BGPEvent, schema.BGPEventFlap, schema.BGPPrefix, "10.81.0.0/24"), "the stable prefix does not flap")
+	eventually(t, 30*time.Second, "the flap condition resolved once the score decayed", func() bool {
+		return len(find(logs, schema.BGPEvent, schema.BGPEventFlap, schema.BGPEventPhase, "resolved", schema.BGPPrefix, "10.80.0.0/24")) == 1
+	})
+	// Every withdrawal and announcement of the script was an event: 3 withdrawals, 1 + 3 + 1
+	// announcements of the flapping prefix.
+	assert.Len(t, find(logs, schema.BGPEvent, schema.BGPEventWithdraw, schema.BGPPrefix, "10.80.0.0/24"), 3)
+	assert.Len(t, find(logs, schema.BGPEvent, schema.BGPEventAnnounce, schema.BGPPrefix, "10.80.0.0/24"), 5)
+	med := find(logs, schema.BGPEvent, schema.BGPEventAnnounce, schema.BGPPrefix, "10.80.0.0/24")
+	v, _ := intAttr(med[len(med)-1], schema.BGPMED)
+	assert.EqualValues(t, 10, v)
+	assert.Equal(t, "exabgp", str(med[0], schema.BGPPeerName), "the passive peer's configured name")
 }
