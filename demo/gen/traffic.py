@@ -21,27 +21,15 @@ Secondary edge (exporter 127.0.0.12):
   S3  TCP 169.254.0.9:179 -> 169.254.0.10:40180 4 x 59 B  (BGP)          at 09:10
 Towards Azure 14,800 B, from Azure 45,200 B, spoke to spoke 6,400 B, control plane 1,536 B.
 """
+import os
 import struct
+import sys
+
+# The Ethernet/IPv4 framing of the softflowd fixtures' generator.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "pkg", "ipfix", "testdata", "softflowd"))
+from gen_pcap import ipv4  # noqa: E402
 
 T0 = 1748854800  # 2025-06-02 09:00:00 UTC
-MAC = b"\x02\x00\x00\x00\x00\x01\x02\x00\x00\x00\x00\x02"
-
-
-def csum(b):
-    if len(b) % 2:
-        b += b"\0"
-    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return (~s) & 0xFFFF
-
-
-def ipv4(src, dst, proto, payload):
-    total = 20 + len(payload)
-    hdr = struct.pack("!BBHHHBBH4s4s", 0x45, 0, total, 1, 0, 64, proto, 0,
-                      bytes(map(int, src.split("."))), bytes(map(int, dst.split("."))))
-    hdr = hdr[:10] + struct.pack("!H", csum(hdr)) + hdr[12:]
-    return MAC + b"\x08\x00" + hdr + payload
 
 
 SYN, ACK, PSH = 0x02, 0x10, 0x08

@@ -5,10 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
-	"net"
 	"net/http"
-	"os/exec"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -23,48 +20,18 @@ import (
 	"github.com/erviz/otelcol-erviz/internal/testutil"
 )
 
-// Azurite's well-known development account.
-const (
-	azuriteAccount = "devstoreaccount1"
-	azuriteKey     = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
-)
-
 type azurite struct {
 	endpoint string // http://127.0.0.1:port/devstoreaccount1
 	connStr  string
 	client   *azblob.Client
 }
 
-// startAzurite runs the Azurite blob emulator on a free loopback port with a temporary
-// directory, and stops it when the test ends.
+// startAzurite runs the Azurite blob emulator (internal/testutil) and creates the two
+// Network Watcher containers.
 func startAzurite(t *testing.T) *azurite {
 	t.Helper()
-	bin := testutil.NeedBinary(t, "azurite-blob")
-	port := testutil.FreeTCPPort(t, "127.0.0.1")
-	cmd := exec.Command(bin, "--blobHost", "127.0.0.1", "--blobPort", strconv.Itoa(port),
-		"--location", t.TempDir(), "--skipApiVersionCheck", "--loose", "--silent")
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("azurite did not start: %s", out.String())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	a := &azurite{endpoint: "http://" + addr + "/" + azuriteAccount}
-	a.connStr = fmt.Sprintf("DefaultEndpointsProtocol=http;AccountName=%s;AccountKey=%s;BlobEndpoint=%s;", azuriteAccount, azuriteKey, a.endpoint)
+	a := &azurite{}
+	a.endpoint, a.connStr = testutil.StartAzurite(t)
 	tr := &http.Transport{}
 	t.Cleanup(tr.CloseIdleConnections)
 	var err error

@@ -34,6 +34,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/erviz/otelcol-erviz/internal/schema"
+	"github.com/erviz/otelcol-erviz/internal/testutil"
 )
 
 // The tests here run receivers as child processes (this test binary re-executed with
@@ -558,7 +559,7 @@ func TestAzuriteThrottled(t *testing.T) {
 	defer proxy.Close()
 
 	cfg := blobConfig(az)
-	cfg.AzureBlob.ConnectionString = configopaque.String(strings.Replace(az.connStr, "BlobEndpoint="+az.endpoint, "BlobEndpoint="+proxy.URL+"/"+azuriteAccount, 1))
+	cfg.AzureBlob.ConnectionString = configopaque.String(strings.Replace(az.connStr, "BlobEndpoint="+az.endpoint, "BlobEndpoint="+proxy.URL+"/"+testutil.AzuriteAccount, 1))
 	cfg.Coordination.Enabled = true
 	cfg.Coordination.LeaseDuration = 15 * time.Second
 	s, ms := &sink{}, new(consumertest.MetricsSink)

@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -20,12 +19,6 @@ import (
 
 	"github.com/erviz/otelcol-erviz/internal/report"
 	"github.com/erviz/otelcol-erviz/internal/testutil"
-)
-
-// Azurite's well-known development account.
-const (
-	devAccount = "devstoreaccount1"
-	devKey     = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 )
 
 // TestDemoLivePeers runs the demo's pipeline (config/demo.yaml) with real peers instead of the
@@ -45,7 +38,7 @@ func TestDemoLivePeers(t *testing.T) {
 	dir := t.TempDir()
 
 	// Flow logs: the hub-and-spoke sample, blob by blob, into Azurite.
-	connStr := startAzurite(t)
+	_, connStr := testutil.StartAzurite(t)
 	uploadNetworkWatcher(t, connStr, filepath.Join(root, "receiver", "flowlogreceiver", "testdata", "hubspoke"))
 
 	// BGP: Route Server-like R and the VPN NVA V, passive, each on its own address.
@@ -235,35 +228,6 @@ func runSoftflowd(t *testing.T, softflowd, softflowctl, pcap, dest, dir string) 
 	_ = cmd.Process.Kill()
 	<-done
 	t.Fatalf("softflowd did not finish exporting %s:\n%s", pcap, out.String())
-}
-
-// startAzurite starts the Azure Storage emulator's blob service on a free port and returns
-// a connection string to it.
-func startAzurite(t *testing.T) string {
-	t.Helper()
-	bin := testutil.NeedBinary(t, "azurite-blob")
-	port := testutil.FreeTCPPort(t, "127.0.0.1")
-	cmd := exec.Command(bin, "--blobHost", "127.0.0.1", "--blobPort", strconv.Itoa(port),
-		"--location", t.TempDir(), "--skipApiVersionCheck", "--loose", "--silent")
-	var out syncBuffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
-			c.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("azurite did not start: %s", out.String())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return fmt.Sprintf("DefaultEndpointsProtocol=http;AccountName=%s;AccountKey=%s;BlobEndpoint=http://%s/%s;", devAccount, devKey, addr, devAccount)
 }
 
 // uploadNetworkWatcher writes every PT1H.json under dir (the Network Watcher layout, first

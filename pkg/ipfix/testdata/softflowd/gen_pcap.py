@@ -56,27 +56,34 @@ def icmp(size):
 
 
 SYN, ACK, FIN, PSH = 0x02, 0x10, 0x01, 0x08
-packets = []
-for i in range(10):
-    packets.append(ipv4("10.0.0.1", "192.0.2.10", 6, tcp(40000, 443, SYN if i == 0 else ACK | PSH, 80)))
-    if i < 8:
-        packets.append(ipv4("192.0.2.10", "10.0.0.1", 6, tcp(443, 40000, ACK, 1480)))
-for i in range(5):
-    packets.append(ipv4("10.0.0.2", "10.0.0.3", 17, udp(5353, 53, 60)))
-for i in range(3):
-    packets.append(ipv4("10.0.0.4", "10.0.0.5", 1, icmp(64)))
-for i in range(4):
-    packets.append(ipv6("2001:db8::1", "2001:db8::2", 6, tcp(1234, 80, ACK, 80)))
-for i in range(200):
-    for _ in range(i % 5 + 1):
-        packets.append(ipv4("10.1.0.%d" % i, "10.2.0.1", 17, udp(10000 + i, 53, 40 + i % 40)))
 
-with open("traffic.pcap", "wb") as f:
-    f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
-    for n, p in enumerate(packets):
-        us = n * 10000
-        f.write(struct.pack("<IIII", T0 + us // 1000000, us % 1000000, len(p), len(p)))
-        f.write(p)
-def iplen(p):
-    return len(p) - 14
-print(len(packets), "packets", sum(map(iplen, packets)), "bytes")
+
+def main():
+    packets = []
+    for i in range(10):
+        packets.append(ipv4("10.0.0.1", "192.0.2.10", 6, tcp(40000, 443, SYN if i == 0 else ACK | PSH, 80)))
+        if i < 8:
+            packets.append(ipv4("192.0.2.10", "10.0.0.1", 6, tcp(443, 40000, ACK, 1480)))
+    for i in range(5):
+        packets.append(ipv4("10.0.0.2", "10.0.0.3", 17, udp(5353, 53, 60)))
+    for i in range(3):
+        packets.append(ipv4("10.0.0.4", "10.0.0.5", 1, icmp(64)))
+    for i in range(4):
+        packets.append(ipv6("2001:db8::1", "2001:db8::2", 6, tcp(1234, 80, ACK, 80)))
+    for i in range(200):
+        for _ in range(i % 5 + 1):
+            packets.append(ipv4("10.1.0.%d" % i, "10.2.0.1", 17, udp(10000 + i, 53, 40 + i % 40)))
+
+    with open("traffic.pcap", "wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+        for n, p in enumerate(packets):
+            us = n * 10000
+            f.write(struct.pack("<IIII", T0 + us // 1000000, us % 1000000, len(p), len(p)))
+            f.write(p)
+    def iplen(p):
+        return len(p) - 14
+    print(len(packets), "packets", sum(map(iplen, packets)), "bytes")
+
+
+if __name__ == "__main__":
+    main()
