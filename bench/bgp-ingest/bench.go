@@ -7,14 +7,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -32,6 +35,8 @@ type benchConfig struct {
 	gobgpd                  string
 	profileDir, jsonOut     string
 	dir                     string
+	queueSize               int
+	poll                    time.Duration
 }
 
 // runResult holds the figures of one target's run.
@@ -67,6 +72,46 @@ type senderEvent struct {
 	rest string
 }
 
+// children are the processes the runner started and has not stopped yet; a signal to the
+// runner stops them all.
+var children = struct {
+	sync.Mutex
+	m map[*exec.Cmd]chan struct{}
+}{m: map[*exec.Cmd]chan struct{}{}}
+
+// track registers a started child; the returned channel closes when it has exited.
+func track(cmd *exec.Cmd) chan struct{} {
+	done := make(chan struct{})
+	children.Lock()
+	children.m[cmd] = done
+	children.Unlock()
+	go func() {
+		_ = cmd.Wait()
+		children.Lock()
+		delete(children.m, cmd)
+		children.Unlock()
+		close(done)
+	}()
+	return done
+}
+
+// stopOnSignal stops every child on SIGINT or SIGTERM, then exits.
+func stopOnSignal() {
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	go func() {
+		s := <-sig
+		children.Lock()
+		m := maps.Clone(children.m)
+		children.Unlock()
+		for cmd, done := range m {
+			killGroup(cmd, done, 3*time.Second)
+		}
+		fmt.Fprintf(os.Stderr, "bgp-ingest: %s: stopped %d processes\n", s, len(m))
+		os.Exit(1)
+	}()
+}
+
 // killGroup ends a child we started and its process group: SIGTERM, then SIGKILL after grace.
 func killGroup(cmd *exec.Cmd, done <-chan struct{}, grace time.Duration) {
 	if cmd.Process == nil {
@@ -97,8 +142,7 @@ func startSender(self string, c benchConfig) (*senderProc, func(), error) {
 	if err := cmd.Start(); err != nil {
 		return nil, nil, err
 	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
+	done := track(cmd)
 	stop := func() { _ = stdin.Close(); killGroup(cmd, done, 5*time.Second) }
 	sp := &senderProc{cmd: cmd, stdin: stdin, events: make(chan senderEvent, 64)}
 	ready := make(chan string, 1)
@@ -170,6 +214,7 @@ func (sp *senderProc) drain() {
 }
 
 func runBench(c benchConfig) error {
+	stopOnSignal()
 	deadline := time.Now().Add(c.total)
 	self, err := os.Executable()
 	if err != nil {
@@ -297,7 +342,7 @@ func (w *window) finish(sp *senderProc, r *runResult, done time.Time) {
 func measureOurs(self string, c benchConfig, sp *senderProc, r *runResult, analyses bool) error {
 	args := []string{"-mode", "ours", "-sender", sp.addr, "-local", "127.0.0.62",
 		"-analyses=" + strconv.FormatBool(analyses), "-routes4", strconv.FormatInt(sp.routes, 10), "-routes6", "0",
-		"-timeout", c.timeout.String()}
+		"-timeout", c.timeout.String(), "-queue-size", strconv.Itoa(c.queueSize)}
 	if c.profileDir != "" {
 		args = append(args, "-cpuprofile", filepath.Join(c.profileDir, fmt.Sprintf("%s-run%d.pprof", r.Target, r.Run)))
 	}
@@ -315,7 +360,6 @@ func measureOurs(self string, c benchConfig, sp *senderProc, r *runResult, analy
 	if err := cmd.Start(); err != nil {
 		return err
 	}
-	exited := make(chan struct{})
 	lines := make(chan string, 4)
 	go func() {
 		sc := bufio.NewScanner(stdout)
@@ -325,7 +369,7 @@ func measureOurs(self string, c benchConfig, sp *senderProc, r *runResult, analy
 		}
 		close(lines)
 	}()
-	go func() { _ = cmd.Wait(); close(exited) }()
+	exited := track(cmd)
 	defer func() { _ = stdin.Close(); killGroup(cmd, exited, 20*time.Second) }()
 
 	var w window
@@ -345,8 +389,11 @@ func measureOurs(self string, c benchConfig, sp *senderProc, r *runResult, analy
 				ns, _ := strconv.ParseInt(f[1], 10, 64)
 				w.finish(sp, r, time.Unix(0, ns))
 			case "fail":
+				// Peak RSS and CPU up to giving up (the stall included), for the record.
 				w.failed = true
-				r.Error = l
+				cpu1, _ := procCPU(w.pid)
+				hwm, _ := procHWM(w.pid)
+				r.CPUS, r.RSSMiB = (cpu1 - w.cpu0).Seconds(), float64(hwm)/(1<<20)
 			case "result":
 				var res oursResult
 				if err := json.Unmarshal([]byte(strings.TrimPrefix(l, "result ")), &res); err != nil {
@@ -371,7 +418,7 @@ func measureGobgpd(c benchConfig, sp *senderProc, r *runResult, dir string) erro
 		return err
 	}
 	conf := fmt.Sprintf(`[global.config]
-  as = 65000
+  as = %d
   router-id = "192.0.2.100"
   port = -1
 
@@ -390,7 +437,7 @@ func measureGobgpd(c benchConfig, sp *senderProc, r *runResult, dir string) erro
   [[neighbors.afi-safis]]
     [neighbors.afi-safis.config]
       afi-safi-name = "ipv6-unicast"
-`, host, senderASN, port)
+`, receiverASN, host, senderASN, port)
 	cfgPath := filepath.Join(dir, "gobgpd.toml")
 	if err := os.WriteFile(cfgPath, []byte(conf), 0o644); err != nil {
 		return err
@@ -407,8 +454,7 @@ func measureGobgpd(c benchConfig, sp *senderProc, r *runResult, dir string) erro
 	if err := cmd.Start(); err != nil {
 		return err
 	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
+	exited := track(cmd)
 	defer killGroup(cmd, exited, 20*time.Second)
 
 	conn, err := grpc.NewClient(apiAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
@@ -438,7 +484,9 @@ func measureGobgpd(c benchConfig, sp *senderProc, r *runResult, dir string) erro
 		if now.After(deadline) {
 			return fmt.Errorf("gobgpd: %d of %d routes accepted at the deadline (last error %v)", n, sp.routes, err)
 		}
-		time.Sleep(20 * time.Millisecond)
+		// Every ListPeer walks gobgpd's whole Adj-RIB-In to count the received routes (GoBGP's
+		// AdjRib.Count), so polling often would slow gobgpd down: once per poll interval.
+		time.Sleep(c.poll)
 	}
 }
 
@@ -500,7 +548,8 @@ func printTable(w io.Writer, c benchConfig, results []runResult) {
 			}
 		}
 		if !r.OK {
-			fmt.Fprintf(w, "| %s | %d | failed | | | | | | %s; %s | %s |\n", r.Target, r.Run, r.LoadStart, r.LoadEnd, note)
+			fmt.Fprintf(w, "| %s | %d | failed | | %.1f (to giving up) | | %.0f | | %s; %s | %s |\n", r.Target, r.Run, r.CPUS, r.RSSMiB,
+				r.LoadStart, r.LoadEnd, note)
 			continue
 		}
 		fmt.Fprintf(w, "| %s | %d | %.1f | %.1f | %.1f | %.1f | %.0f | %.0f | %s; %s | %s |\n", r.Target, r.Run, r.WallS, r.SendS,

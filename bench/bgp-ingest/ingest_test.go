@@ -26,7 +26,7 @@ func TestSmallIngest(t *testing.T) {
 		events <- ev
 	})
 
-	o, err := startOurs(s.ln.Addr().String(), "127.0.0.1", true, zaptest.NewLogger(t))
+	o, err := startOurs(s.ln.Addr().String(), "127.0.0.1", true, 0, zaptest.NewLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}

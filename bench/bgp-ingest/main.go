@@ -52,6 +52,8 @@ func main() {
 	senderAddr := flag.String("sender", "", "ours: the sender's address")
 	local := flag.String("local", "127.0.0.62", "ours: local address of the session")
 	analyses := flag.Bool("analyses", true, "ours: every analysis on (false: every analysis off)")
+	poll := flag.Duration("poll", time.Second, "run: how often gobgpd's accepted count is polled")
+	queueSize := flag.Int("queue-size", 0, "run, ours: the receiver's queue_size (0: its default, 100000)")
 	flag.Parse()
 
 	var err error
@@ -59,12 +61,12 @@ func main() {
 	case "send":
 		err = runSender(*listen, *routes4, *routes6, *paths, *seed)
 	case "ours":
-		err = runOurs(*senderAddr, *local, *analyses, int64(*routes4+*routes6), *timeout, *cpuprofile)
+		err = runOurs(*senderAddr, *local, *analyses, *queueSize, int64(*routes4+*routes6), *timeout, *cpuprofile)
 	case "run":
 		err = runBench(benchConfig{
 			routes4: *routes4, routes6: *routes6, paths: *paths, seed: *seed, runs: *runs,
 			targets: strings.Split(*targets, ","), timeout: *timeout, total: *total,
-			gobgpd: *gobgpdPath, profileDir: *cpuprofile, jsonOut: *jsonOut, dir: *workDir,
+			gobgpd: *gobgpdPath, profileDir: *cpuprofile, jsonOut: *jsonOut, dir: *workDir, queueSize: *queueSize, poll: *poll,
 		})
 	default:
 		err = fmt.Errorf("unknown -mode %q", *mode)
@@ -130,7 +132,7 @@ type oursResult struct {
 // runOurs runs our receiver until it has n announces: prints "done <unix ns>" at once (the
 // parent then reads this process's CPU time and VmHWM), then "result <json>", then waits for
 // its stdin to close and shuts the receiver down.
-func runOurs(senderAddr, local string, analyses bool, n int64, timeout time.Duration, profile string) error {
+func runOurs(senderAddr, local string, analyses bool, queueSize int, n int64, timeout time.Duration, profile string) error {
 	zc := zap.NewProductionConfig()
 	zc.Level = zap.NewAtomicLevelAt(zapcore.WarnLevel)
 	zc.Sampling = nil
@@ -148,7 +150,7 @@ func runOurs(senderAddr, local string, analyses bool, n int64, timeout time.Dura
 			return err
 		}
 	}
-	o, err := startOurs(senderAddr, local, analyses, logger)
+	o, err := startOurs(senderAddr, local, analyses, queueSize, logger)
 	if err != nil {
 		return err
 	}

@@ -82,8 +82,8 @@ type ours struct {
 
 // startOurs starts the bgp receiver with one active peer (the sender at senderAddr) from
 // localAddr, every analysis on or every analysis off, a counting logs consumer and a nop
-// metrics consumer.
-func startOurs(senderAddr, localAddr string, analyses bool, logger *zap.Logger) (*ours, error) {
+// metrics consumer. queueSize > 0 replaces the default queue_size.
+func startOurs(senderAddr, localAddr string, analyses bool, queueSize int, logger *zap.Logger) (*ours, error) {
 	host, portText, err := net.SplitHostPort(senderAddr)
 	if err != nil {
 		return nil, err
@@ -94,12 +94,15 @@ func startOurs(senderAddr, localAddr string, analyses bool, logger *zap.Logger) 
 	}
 	f := bgpreceiver.NewFactory()
 	cfg := f.CreateDefaultConfig().(*bgpreceiver.Config)
-	cfg.ASN = 65000
+	cfg.ASN = receiverASN
 	cfg.RouterID = "192.0.2.100"
 	cfg.Peers = []bgpreceiver.PeerConfig{{
 		Address: host, Port: uint16(port), ASN: senderASN, Name: "bench", LocalAddress: localAddr,
 		Families: []string{"ipv4_unicast", "ipv6_unicast"}, ConnectRetry: time.Second,
 	}}
+	if queueSize > 0 {
+		cfg.QueueSize = queueSize
+	}
 	if !analyses {
 		a := &cfg.Analyses
 		a.Overlap.Enabled = false

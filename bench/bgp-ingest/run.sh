@@ -11,7 +11,8 @@
 #   TARGETS=ours-on PPROF=1 bench/bgp-ingest/run.sh                  CPU profile of ours
 #
 # Environment: RUNS (3), ROUTES4 (1000000), ROUTES6 (200000), PATHS (50000), TARGETS
-# (ours-on,ours-off,gobgpd), TIMEOUT (8m per target run), PPROF (0).
+# (ours-on,ours-off,gobgpd), TIMEOUT (8m per target run), QUEUE_SIZE (0: the receiver's
+# default queue_size, 100000), PPROF (0).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -35,11 +36,13 @@ fi
   echo "# $(date -u +%Y-%m-%dT%H:%M:%SZ) commit $(git -C "$root" rev-parse --short HEAD)$(git -C "$root" diff --quiet HEAD -- receiver/bgpreceiver pkg/rib bench/bgp-ingest 2>/dev/null || echo ' (receiver, rib or bench sources modified)')"
   echo "# $(go version); $(nproc) cores; $(uname -r); load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "# $(gobgpd --version 2>&1 | head -1); GoBGP in ours: $(cd "$root" && go list -m -f '{{.Version}}' github.com/osrg/gobgp/v3)"
+  echo "# ours: queue_size ${QUEUE_SIZE:-0} (0: default 100000)"
   echo
 } >"$out/table.md"
 cat "$out/table.md"
 ./build/bgp-ingest -runs "${RUNS:-3}" -routes4 "${ROUTES4:-1000000}" -routes6 "${ROUTES6:-200000}" \
   -paths "${PATHS:-50000}" -targets "${TARGETS:-ours-on,ours-off,gobgpd}" -timeout "${TIMEOUT:-8m}" \
+  -queue-size "${QUEUE_SIZE:-0}" \
   -dir "$out" -json "$out/results.json" "${pprof_args[@]}" 2>"$out/runs.log" | tee -a "$out/table.md" || status=$?
 echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$out/table.md"
 echo "per run: $here/$out/runs.log; all figures: $here/$out/results.json" >&2

@@ -11,9 +11,12 @@ import (
 // a loopback next hop.
 const (
 	senderASN = 64500
-	senderID  = "192.0.2.1"
-	nextHop4  = "192.0.2.1"
-	nextHop6  = "2001:db8::1"
+	// receiverASN is the ASN of every receiver; no generated path contains it (an eBGP
+	// speaker drops a path with its own ASN as a loop).
+	receiverASN = 65000
+	senderID    = "192.0.2.1"
+	nextHop4    = "192.0.2.1"
+	nextHop6    = "2001:db8::1"
 	// maxMsg keeps every UPDATE below the 4,096-byte limit of RFC 4271.
 	maxMsg = 4000
 )
@@ -39,8 +42,10 @@ func newTable(n4, n6, nPaths int, seed uint64) *table {
 	for i := range nPaths {
 		n := 2 + rng.IntN(6)
 		asns := []uint32{senderASN}
-		for range n - 1 {
-			asns = append(asns, 1+uint32(rng.IntN(70_000)))
+		for len(asns) < n {
+			if a := 1 + uint32(rng.IntN(70_000)); a != receiverASN && a != senderASN {
+				asns = append(asns, a)
+			}
 		}
 		switch {
 		case i%50 == 7:
