@@ -307,12 +307,10 @@ func measure(self string, c benchConfig, sp *senderProc, target string, run int,
 
 // window holds the measurement of the receive window.
 type window struct {
-	first              senderEvent
-	cpu0, senderCPU0   time.Duration
-	pid                int
-	sentAt             time.Time
-	sentSeen           bool
-	targetDone, failed bool
+	first            senderEvent
+	cpu0, senderCPU0 time.Duration
+	pid              int
+	failed           bool
 }
 
 func (w *window) start(sp *senderProc, pid int, d time.Duration) error {
