@@ -4,6 +4,9 @@
 # figures you quote into BENCHMARKS.md together with the command.
 #   bench/run.sh              all benchmarks, 1 core, 5 runs each (benchstat-friendly)
 #   BENCH=Decode bench/run.sh only benchmarks matching Decode
+#   BGP_INGEST=0 bench/run.sh skip the full-table BGP ingest (bench/bgp-ingest/run.sh, about
+#                             20 minutes: our bgp receiver vs Debian's gobgpd; it writes its
+#                             own table under bench/bgp-ingest/runs/)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 pattern="${BENCH:-.}"
@@ -20,3 +23,6 @@ out="$root/bench/results/$(date -u +%Y%m%dT%H%M%SZ).txt"
   fi
 } 2>&1 | tee "$out"
 echo "bench: results in $out"
+if [ "${BGP_INGEST:-1}" = 1 ]; then
+  "$root/bench/bgp-ingest/run.sh"
+fi
