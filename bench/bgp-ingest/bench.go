@@ -539,8 +539,8 @@ func printTable(w io.Writer, c benchConfig, results []runResult) {
 	for _, r := range results {
 		note := r.Error
 		if r.Ours != nil {
-			note = fmt.Sprintf("%d records (%d overlap), %d dropped, heap %.0f MiB", r.Ours.Records,
-				r.Ours.Events["bgp.overlap"], r.Ours.Dropped, r.Ours.HeapMiB)
+			note = fmt.Sprintf("%d records (%d overlap), heap %.0f MiB", r.Ours.Records,
+				r.Ours.Events["bgp.overlap"], r.Ours.HeapMiB)
 			if r.Error != "" {
 				note += "; " + r.Error
 			}

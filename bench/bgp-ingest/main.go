@@ -124,7 +124,6 @@ type oursResult struct {
 	DoneNS   int64            `json:"done_unix_ns"`
 	Announce int64            `json:"announce"`
 	Records  int64            `json:"records"`
-	Dropped  int64            `json:"dropped"`
 	Events   map[string]int64 `json:"events"`
 	HeapMiB  float64          `json:"heap_inuse_mib"`
 }
@@ -167,7 +166,7 @@ func runOurs(senderAddr, local string, analyses bool, queueSize int, n int64, ti
 	}
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	res.Announce, res.Records, res.Dropped, res.Events = o.count.announce.Load(), o.count.records.Load(), o.dropped(), o.count.events()
+	res.Announce, res.Records, res.Events = o.count.announce.Load(), o.count.records.Load(), o.count.events()
 	res.HeapMiB = float64(ms.HeapInuse) / (1 << 20)
 	b, _ := json.Marshal(res)
 	fmt.Printf("result %s\n", b)

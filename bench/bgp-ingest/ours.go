@@ -16,7 +16,6 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/receiver"
 	"go.opentelemetry.io/collector/receiver/receivertest"
-	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.uber.org/zap"
 
 	"github.com/erviz/otelcol-erviz/internal/schema"
@@ -141,21 +140,6 @@ func startOurs(senderAddr, localAddr string, analyses bool, queueSize int, logge
 	return o, nil
 }
 
-// dropped is the receiver's otelcol_receiver_bgp_events_dropped.
-func (o *ours) dropped() int64 {
-	m, err := o.tel.GetMetric("otelcol_receiver_bgp_events_dropped")
-	if err != nil {
-		return 0
-	}
-	var n int64
-	if s, ok := m.Data.(metricdata.Sum[int64]); ok {
-		for _, dp := range s.DataPoints {
-			n += dp.Value
-		}
-	}
-	return n
-}
-
 // wait polls the announce count until it reaches n; it gives up when the count stops
 // moving for stall (after the first route) or at the deadline.
 func (o *ours) wait(n int64, stall time.Duration, deadline time.Time) (time.Time, error) {
@@ -169,10 +153,10 @@ func (o *ours) wait(n int64, stall time.Duration, deadline time.Time) (time.Time
 		if c != last {
 			last, moved = c, now
 		} else if c > 0 && now.Sub(moved) > stall {
-			return now, fmt.Errorf("stalled at %d of %d announces for %s (%d events dropped)", c, n, stall, o.dropped())
+			return now, fmt.Errorf("stalled at %d of %d announces for %s", c, n, stall)
 		}
 		if now.After(deadline) {
-			return now, fmt.Errorf("timed out at %d of %d announces (%d events dropped)", c, n, o.dropped())
+			return now, fmt.Errorf("timed out at %d of %d announces", c, n)
 		}
 		time.Sleep(2 * time.Millisecond)
 	}

@@ -323,7 +323,7 @@ func (s *bmpStation) serve(c net.Conn, router netip.Addr) {
 			case itemPeerDown:
 				delete(up, it.peer)
 			}
-			s.r.enqueue(it, it.kind == itemPeerUp || it.kind == itemPeerDown)
+			s.r.enqueue(it)
 		}
 		if res.terminate {
 			break
@@ -331,7 +331,7 @@ func (s *bmpStation) serve(c net.Conn, router netip.Addr) {
 	}
 	// Without the session the station knows nothing about the router's peers any more.
 	for p := range up {
-		s.r.enqueue(item{kind: itemPeerDown, t: time.Now(), peer: p, state: "down", reason: "bmp-session-closed"}, true)
+		s.r.enqueue(item{kind: itemPeerDown, t: time.Now(), peer: p, state: "down", reason: "bmp-session-closed"})
 	}
 	s.r.logger.Info("bmp: session down", zap.Stringer("router", router))
 }

@@ -38,8 +38,8 @@ type Config struct {
 
 	// MetricsInterval is the period of the metrics.
 	MetricsInterval time.Duration `mapstructure:"metrics_interval"`
-	// QueueSize bounds the events waiting for the RIB; beyond it route events are dropped
-	// and counted (peer up/down events wait instead).
+	// QueueSize bounds the events waiting for the RIB; beyond it the sources wait (nothing
+	// is dropped).
 	QueueSize int `mapstructure:"queue_size"`
 
 	metadata.MetricsBuilderConfig `mapstructure:",squash"`

@@ -382,7 +382,7 @@ func (m *mrtReader) read(f *mrtFile) error {
 func (m *mrtReader) consume(f *mrtFile, buf []byte) []byte {
 	base := f.offset - int64(len(buf)) // file offset of buf[0]
 	n := scanMRT(buf, f.state, &f.resync,
-		func(it item) { m.r.enqueue(it, true) }, // a file can wait: nothing is dropped
+		m.r.enqueue,
 		func(off int, err error) {
 			m.r.countMalformed(schema.BGPSourceMRT)
 			if errors.Is(err, errMRTFraming) {

@@ -95,7 +95,6 @@ type bgpReceiver struct {
 
 	queue   chan item
 	done    chan struct{}
-	dropped atomic.Uint64
 	wg      sync.WaitGroup
 	// closing: the receiver stops; the sessions it closes are not routing events.
 	closing atomic.Bool
@@ -200,28 +199,16 @@ func (r *bgpReceiver) stop() {
 	}
 }
 
-// enqueue hands an item to the RIB goroutine. Peer state items wait for room (their order
-// with the routes matters and they are few); route items are dropped and counted when the
-// queue is full.
-func (r *bgpReceiver) enqueue(it item, wait bool) {
+// enqueue hands an item to the RIB goroutine, waiting for room: a lost routing event would
+// leave the RIB wrong until the peer's next session reset, so the sources wait instead (the
+// speaker's watch buffers, a BMP session's TCP window fills, the MRT reader pauses).
+func (r *bgpReceiver) enqueue(it item) {
 	if r.closing.Load() {
-		return
-	}
-	if wait {
-		select {
-		case r.queue <- it:
-		case <-r.done:
-		}
 		return
 	}
 	select {
 	case r.queue <- it:
-	default:
-		if n := r.dropped.Add(1); n&(n-1) == 0 { // log at powers of two
-			r.logger.Warn("bgp receiver queue full: routing events dropped; the RIB misses them until the peer's next session reset",
-				zap.Uint64("dropped", n), zap.Int("queue_size", r.cfg.QueueSize))
-		}
-		r.tb.ReceiverBgpEventsDropped.Add(context.Background(), 1)
+	case <-r.done:
 	}
 }
 
@@ -230,12 +217,12 @@ func (r *bgpReceiver) onSpeaker(e speaker.Event) {
 	peer := r.speakerPeer(e.Peer, e.PeerASN)
 	switch e.Kind {
 	case speaker.PeerUp:
-		r.enqueue(item{kind: itemPeerUp, t: e.Time, peer: peer, state: e.State}, true)
+		r.enqueue(item{kind: itemPeerUp, t: e.Time, peer: peer, state: e.State})
 	case speaker.PeerDown:
 		r.enqueue(item{kind: itemPeerDown, t: e.Time, peer: peer, state: e.State, reason: e.Reason,
-			code: e.NotificationCode, subcode: e.NotificationSubcode, hasCode: e.NotificationCode != 0}, true)
+			code: e.NotificationCode, subcode: e.NotificationSubcode, hasCode: e.NotificationCode != 0})
 	case speaker.Paths:
-		r.enqueue(item{kind: itemAPIPaths, t: e.Time, peer: peer, apiPaths: e.Paths, postPolicy: true, hasPolicy: true}, false)
+		r.enqueue(item{kind: itemAPIPaths, t: e.Time, peer: peer, apiPaths: e.Paths, postPolicy: true, hasPolicy: true})
 	}
 }
 

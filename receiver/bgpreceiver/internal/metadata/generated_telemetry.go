@@ -23,11 +23,10 @@ func Tracer(settings component.TelemetrySettings) trace.Tracer {
 // TelemetryBuilder provides an interface for components to report telemetry
 // as defined in metadata and user config.
 type TelemetryBuilder struct {
-	meter                    metric.Meter
-	mu                       sync.Mutex
-	registrations            []metric.Registration
-	ReceiverBgpEventsDropped metric.Int64Counter
-	ReceiverBgpMalformed     metric.Int64Counter
+	meter                metric.Meter
+	mu                   sync.Mutex
+	registrations        []metric.Registration
+	ReceiverBgpMalformed metric.Int64Counter
 }
 
 // TelemetryBuilderOption applies changes to default builder.
@@ -59,12 +58,6 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	}
 	builder.meter = Meter(settings)
 	var err, errs error
-	builder.ReceiverBgpEventsDropped, err = builder.meter.Int64Counter(
-		"otelcol_receiver_bgp_events_dropped",
-		metric.WithDescription("Routing events dropped because the receiver's queue was full (the RIB may miss routes until the peer's next session reset). [Development]"),
-		metric.WithUnit("{event}"),
-	)
-	errs = errors.Join(errs, err)
 	builder.ReceiverBgpMalformed, err = builder.meter.Int64Counter(
 		"otelcol_receiver_bgp_malformed",
 		metric.WithDescription("Malformed BMP messages or MRT records that were counted and skipped, by source. [Development]"),
