@@ -139,8 +139,7 @@ func parse(pkt []byte, link uint32) (Datagram, bool) {
 
 // Writer writes UDP datagrams as a classic pcap file with raw IPv4 link type.
 type Writer struct {
-	w   io.Writer
-	err error
+	w io.Writer
 }
 
 // NewWriter writes the file header.
