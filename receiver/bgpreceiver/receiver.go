@@ -93,9 +93,9 @@ type bgpReceiver struct {
 	ribEvents []rib.Event
 	peers     map[netip.Addr]speaker.PeerConfig
 
-	queue   chan item
-	done    chan struct{}
-	wg      sync.WaitGroup
+	queue chan item
+	done  chan struct{}
+	wg    sync.WaitGroup
 	// closing: the receiver stops; the sessions it closes are not routing events.
 	closing atomic.Bool
 
