@@ -13,24 +13,8 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 cd "$tmp"
 python3 "$here/traffic.py"
-capture=$root/pkg/ipfix/testdata/softflowd/capture.py
-run() { # pcap port
-	ctl=$tmp/softflowd-$2.ctl
-	python3 "$capture" "$2" "$1.dgrams" &
-	cap=$!
-	sleep 1
-	softflowd -d -r "$1.pcap" -n "127.0.0.1:$2" -p "$tmp/softflowd-$2.pid" -c "$ctl" -v 10 -a >/dev/null 2>&1 &
-	sfd=$!
-	# softflowd reading a pcap can block on its control socket: poke it until it exits.
-	for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
-		kill -0 "$sfd" 2>/dev/null || break
-		sleep 0.5
-		softflowctl -c "$ctl" statistics >/dev/null 2>&1 || true
-	done
-	wait "$sfd"
-	wait "$cap"
-}
-run primary 39501
-run secondary 39502
+capture=$root/pkg/ipfix/testdata/softflowd/capture.sh
+"$capture" primary.pcap 39501 primary.dgrams -v 10
+"$capture" secondary.pcap 39502 secondary.dgrams -v 10
 cd "$root"
 go run ./demo/gen/mrtgen -ipfix-out demo/data/ipfix.pcap -primary "$tmp/primary.dgrams" -secondary "$tmp/secondary.dgrams" -mrt-out demo/data/bgp.mrt

@@ -445,14 +445,23 @@ func (c *coordinator) commit(ctx context.Context, key string, cp checkpoint) err
 	return nil
 }
 
-// release gives a blob up (its checkpoint is already written).
-func (c *coordinator) release(ctx context.Context, key string) {
+// forget removes key from the held blobs and returns its holding, nil when it was not held
+// or its lease was lost.
+func (c *coordinator) forget(key string) *heldBlob {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	h := c.held[key]
 	delete(c.held, key)
-	lost := h != nil && h.lost
-	c.mu.Unlock()
-	if h == nil || lost {
+	if h == nil || h.lost {
+		return nil
+	}
+	return h
+}
+
+// release gives a blob up (its checkpoint is already written).
+func (c *coordinator) release(ctx context.Context, key string) {
+	h := c.forget(key)
+	if h == nil {
 		return
 	}
 	if _, err := h.lc.ReleaseLease(ctx, nil); err != nil && !leaseGone(err) {
@@ -462,12 +471,8 @@ func (c *coordinator) release(ctx context.Context, key string) {
 
 // drop deletes the ownership blob of a source blob that is gone (retention), under its lease.
 func (c *coordinator) drop(ctx context.Context, key string) {
-	c.mu.Lock()
-	h := c.held[key]
-	delete(c.held, key)
-	lost := h != nil && h.lost
-	c.mu.Unlock()
-	if h == nil || lost {
+	h := c.forget(key)
+	if h == nil {
 		return
 	}
 	_, err := h.bb.Delete(ctx, &blob.DeleteOptions{
