@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"go.opentelemetry.io/collector/component"
+
 	"github.com/erviz/otelcol-erviz/internal/cidrset"
 	"github.com/erviz/otelcol-erviz/pkg/rib"
 	"github.com/erviz/otelcol-erviz/receiver/bgpreceiver/internal/metadata"
@@ -28,6 +30,10 @@ type Config struct {
 
 	BMP BMPConfig `mapstructure:"bmp"`
 	MRT MRTConfig `mapstructure:"mrt"`
+	// Storage is the ID of a storage extension (e.g. file_storage) keeping how far each MRT
+	// file was read and delivered: after a restart the files are read again silently up to
+	// there (the RIB is rebuilt without emitting its events again), then as new.
+	Storage *component.ID `mapstructure:"storage"`
 
 	// Classes are route classification rules, tried in order (first match wins) before
 	// the default rules (12076 in the path: expressroute; origin 65515-65520: azure).

@@ -1,7 +1,9 @@
 package bgpreceiver
 
 import (
+	"context"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -11,10 +13,12 @@ import (
 	"path/filepath"
 	"sort"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/osrg/gobgp/v3/pkg/packet/bgp"
 	"github.com/osrg/gobgp/v3/pkg/packet/mrt"
+	"go.opentelemetry.io/collector/extension/xextension/storage"
 	"go.uber.org/zap"
 
 	"github.com/erviz/otelcol-erviz/internal/schema"
@@ -240,15 +244,65 @@ func (st *mrtState) ribEntries(t time.Time, b *mrt.Rib) ([]item, error) {
 	return items, nil
 }
 
-// mrtFile is one followed file: where reading stopped and the bytes of a record not yet
-// whole.
+// mrtCheckpoint says how far a file was delivered: the end of the last record whose events
+// the next consumer accepted, and the file's identity (device and inode) at the time.
+type mrtCheckpoint struct {
+	Offset int64  `json:"offset"`
+	Dev    uint64 `json:"dev"`
+	Ino    uint64 `json:"ino"`
+}
+
+const mrtStorageKey = "mrt.checkpoints"
+
+func loadMRTCheckpoints(ctx context.Context, c storage.Client) (map[string]mrtCheckpoint, error) {
+	b, err := c.Get(ctx, mrtStorageKey)
+	if err != nil || b == nil {
+		return map[string]mrtCheckpoint{}, err
+	}
+	m := map[string]mrtCheckpoint{}
+	if err := json.Unmarshal(b, &m); err != nil {
+		return map[string]mrtCheckpoint{}, fmt.Errorf("mrt checkpoints: %w", err)
+	}
+	return m, nil
+}
+
+// commitMRT writes the positions handled since the last delivered batch (RIB goroutine).
+func (r *bgpReceiver) commitMRT() {
+	if r.client == nil || len(r.mrtPending) == 0 {
+		return
+	}
+	for p, c := range r.mrtPending {
+		r.mrtCkpts[p] = c
+	}
+	clear(r.mrtPending)
+	b, err := json.Marshal(r.mrtCkpts)
+	if err == nil {
+		err = r.client.Set(context.Background(), mrtStorageKey, b)
+	}
+	if err != nil {
+		r.logger.Warn("mrt: cannot write the checkpoints; after a restart some events may repeat", zap.Error(err))
+	}
+}
+
+// fileID is the device and inode of a file (0, 0 where the system has none).
+func fileID(info os.FileInfo) (dev, ino uint64) {
+	if st, ok := info.Sys().(*syscall.Stat_t); ok {
+		return uint64(st.Dev), st.Ino
+	}
+	return 0, 0
+}
+
+// mrtFile is one followed file: where reading stopped, the bytes of a record not yet
+// whole, and up to where its records were delivered before a restart (replayed silently).
 type mrtFile struct {
-	path    string
-	info    os.FileInfo
-	offset  int64
-	pending []byte
-	resync  bool
-	state   *mrtState
+	path     string
+	info     os.FileInfo
+	dev, ino uint64
+	offset   int64
+	emitFrom int64
+	pending  []byte
+	resync   bool
+	state    *mrtState
 }
 
 // mrtReader follows the files matching mrt.include: each is read from its start and then
@@ -257,6 +311,7 @@ type mrtFile struct {
 type mrtReader struct {
 	r     *bgpReceiver
 	cfg   MRTConfig
+	ckpts map[string]mrtCheckpoint // delivered before the start
 	files map[string]*mrtFile
 	done  chan struct{}
 	wg    sync.WaitGroup
@@ -269,7 +324,7 @@ func startMRT(r *bgpReceiver, cfg MRTConfig) (*mrtReader, error) {
 			return nil, fmt.Errorf("mrt: bad glob %q: %w", g, err)
 		}
 	}
-	m := &mrtReader{r: r, cfg: cfg, files: map[string]*mrtFile{}, done: make(chan struct{}), buf: make([]byte, mrtReadChunk)}
+	m := &mrtReader{r: r, cfg: cfg, ckpts: r.mrtCkpts, files: map[string]*mrtFile{}, done: make(chan struct{}), buf: make([]byte, mrtReadChunk)}
 	m.wg.Add(1)
 	go m.run()
 	return m, nil
@@ -348,12 +403,23 @@ func (m *mrtReader) read(f *mrtFile) error {
 	}
 	if f.info != nil && (!os.SameFile(f.info, info) || info.Size() < f.offset) {
 		m.r.logger.Info("mrt: file replaced or truncated, reading it from the start", zap.String("path", f.path))
-		f.offset, f.pending, f.resync = 0, f.pending[:0], false
+		f.offset, f.emitFrom, f.pending, f.resync = 0, 0, f.pending[:0], false
 		up := f.state.up
 		f.state = newMRTState()
 		f.state.up = up // the sessions go on in the new file
 	}
+	if f.info == nil {
+		// First look at the file: if it is the one a checkpoint names, what was delivered
+		// before the restart is read again silently (it rebuilds the RIB).
+		if c, ok := m.ckpts[f.path]; ok {
+			dev, ino := fileID(info)
+			if dev == c.Dev && ino == c.Ino && info.Size() >= c.Offset {
+				f.emitFrom = c.Offset
+			}
+		}
+	}
 	f.info = info
+	f.dev, f.ino = fileID(info)
 	if info.Size() == f.offset {
 		return nil
 	}
@@ -382,7 +448,12 @@ func (m *mrtReader) read(f *mrtFile) error {
 func (m *mrtReader) consume(f *mrtFile, buf []byte) []byte {
 	base := f.offset - int64(len(buf)) // file offset of buf[0]
 	n := scanMRT(buf, f.state, &f.resync,
-		m.r.enqueue,
+		func(it item, end int) {
+			it.mrtPath = f.path
+			it.mrtCkpt = mrtCheckpoint{Offset: base + int64(end), Dev: f.dev, Ino: f.ino}
+			it.replay = it.mrtCkpt.Offset <= f.emitFrom
+			m.r.enqueue(it)
+		},
 		func(off int, err error) {
 			m.r.countMalformed(schema.BGPSourceMRT)
 			if errors.Is(err, errMRTFraming) {
@@ -395,10 +466,11 @@ func (m *mrtReader) consume(f *mrtFile, buf []byte) []byte {
 	return append(buf[:0], buf[n:]...)
 }
 
-// scanMRT decodes every whole record of buf, passing the items to emit and each malformed
-// record (or unfollowable header) to bad, and returns how many bytes it consumed. After a bad
-// header, *resync is set and bytes are skipped up to the next plausible header.
-func scanMRT(buf []byte, st *mrtState, resync *bool, emit func(item), bad func(off int, err error)) int {
+// scanMRT decodes every whole record of buf, passing the items to emit (with the offset in
+// buf where their record ends) and each malformed record (or unfollowable header) to bad, and
+// returns how many bytes it consumed. After a bad header, *resync is set and bytes are skipped
+// up to the next plausible header.
+func scanMRT(buf []byte, st *mrtState, resync *bool, emit func(it item, end int), bad func(off int, err error)) int {
 	off := 0
 	for off < len(buf) {
 		if *resync {
@@ -426,10 +498,10 @@ func scanMRT(buf []byte, st *mrtState, resync *bool, emit func(item), bad func(o
 		if err != nil {
 			bad(off, err)
 		}
-		for _, it := range items {
-			emit(it)
-		}
 		off += n
+		for _, it := range items {
+			emit(it, off)
+		}
 	}
 	return off
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,14 +15,20 @@ import (
 	"github.com/osrg/gobgp/v3/pkg/packet/mrt"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/consumer/consumertest"
+	"go.opentelemetry.io/collector/receiver/receivertest"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
 
+	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/storage/storagetest"
+
 	"github.com/erviz/otelcol-erviz/internal/schema"
 	"github.com/erviz/otelcol-erviz/internal/testutil"
 	"github.com/erviz/otelcol-erviz/pkg/rib"
+	"github.com/erviz/otelcol-erviz/receiver/bgpreceiver/internal/metadata"
 	"github.com/erviz/otelcol-erviz/receiver/bgpreceiver/internal/metadatatest"
 )
 
@@ -143,12 +150,81 @@ func mrtRecord(t testing.TB, ts uint32, typ mrt.MRTType, sub mrt.MRTSubTyper, bo
 
 func mrtUpdate(t testing.TB, ts uint32, peer string, asn uint32, prefix string, length uint8) []byte {
 	t.Helper()
+	return mrtUpdatePath(t, ts, peer, asn, prefix, length, []uint32{asn, 12076, 65020})
+}
+
+func mrtUpdatePath(t testing.TB, ts uint32, peer string, asn uint32, prefix string, length uint8, path []uint32) []byte {
+	t.Helper()
 	u := bgp.NewBGPUpdateMessage(nil, []bgp.PathAttributeInterface{
 		bgp.NewPathAttributeOrigin(0),
-		bgp.NewPathAttributeAsPath([]bgp.AsPathParamInterface{bgp.NewAs4PathParam(bgp.BGP_ASPATH_ATTR_TYPE_SEQ, []uint32{asn, 12076, 65020})}),
+		bgp.NewPathAttributeAsPath([]bgp.AsPathParamInterface{bgp.NewAs4PathParam(bgp.BGP_ASPATH_ATTR_TYPE_SEQ, path)}),
 		bgp.NewPathAttributeNextHop("192.0.2.9"),
 	}, []*bgp.IPAddrPrefix{bgp.NewIPAddrPrefix(length, prefix)})
 	return mrtRecord(t, ts, mrt.BGP4MP, mrt.MESSAGE_AS4, mrt.NewBGP4MPMessage(asn, 65010, 0, peer, "127.0.0.9", true, u))
+}
+
+func mrtWithdraw(t testing.TB, ts uint32, peer string, asn uint32, prefix string, length uint8) []byte {
+	t.Helper()
+	u := bgp.NewBGPUpdateMessage([]*bgp.IPAddrPrefix{bgp.NewIPAddrPrefix(length, prefix)}, nil, nil)
+	return mrtRecord(t, ts, mrt.BGP4MP, mrt.MESSAGE_AS4, mrt.NewBGP4MPMessage(asn, 65010, 0, peer, "127.0.0.9", true, u))
+}
+
+// TestMRTRestartNoRepeats: with storage, a restarted receiver reads its MRT file again
+// silently up to where its events were delivered (the RIB is rebuilt: an overlap that started
+// before the restart resolves after it) and emits only what came after.
+func TestMRTRestartNoRepeats(t *testing.T) {
+	dir, stateDir := t.TempDir(), t.TempDir()
+	path := filepath.Join(dir, "log.mrt")
+	const ts = 1700000000
+	var b bytes.Buffer
+	b.Write(mrtUpdatePath(t, ts, "127.0.0.31", 65031, "10.40.0.0", 16, []uint32{65031, 65020}))
+	b.Write(mrtUpdatePath(t, ts, "127.0.0.31", 65031, "10.40.128.0", 17, []uint32{65031, 65030}))
+	require.NoError(t, os.WriteFile(path, b.Bytes(), 0o644))
+
+	storageID := storagetest.NewStorageID("state")
+	run := func() (*consumertest.LogsSink, func()) {
+		host := storagetest.NewStorageHost().WithExtension(storageID, storagetest.NewFileBackedStorageExtension("state", stateDir))
+		cfg := baseConfig()
+		cfg.MRT.Include = []string{filepath.Join(dir, "*.mrt")}
+		cfg.MRT.PollInterval = 20 * time.Millisecond
+		cfg.Storage = &storageID
+		require.NoError(t, cfg.Validate())
+		set := receivertest.NewNopSettings(metadata.Type)
+		set.ID = component.NewIDWithName(metadata.Type, "mrt") // stable, as in a collector
+		logs := new(consumertest.LogsSink)
+		lr, err := NewFactory().CreateLogs(context.Background(), set, cfg, logs)
+		require.NoError(t, err)
+		require.NoError(t, lr.Start(context.Background(), host))
+		var once sync.Once
+		return logs, func() { once.Do(func() { require.NoError(t, lr.Shutdown(context.Background())) }) }
+	}
+	count := func(logs *consumertest.LogsSink, kv ...string) int { return len(find(logs, kv...)) }
+
+	logs1, stop1 := run()
+	eventually(t, 10*time.Second, "both routes and the overlap", func() bool {
+		return count(logs1, schema.BGPEvent, schema.BGPEventAnnounce, schema.BGPPrefix, "10.40.0.0/16") == 1 &&
+			count(logs1, schema.BGPEvent, schema.BGPEventAnnounce, schema.BGPPrefix, "10.40.128.0/17") == 1 &&
+			count(logs1, schema.BGPEvent, schema.BGPEventOverlap, schema.BGPEventPhase, "start", schema.BGPPrefix, "10.40.128.0/17") == 1
+	})
+	stop1()
+
+	fh, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	require.NoError(t, err)
+	_, err = fh.Write(append(mrtWithdraw(t, ts+10, "127.0.0.31", 65031, "10.40.128.0", 17),
+		mrtUpdatePath(t, ts+11, "127.0.0.31", 65031, "10.41.0.0", 16, []uint32{65031, 65020})...))
+	require.NoError(t, err)
+	require.NoError(t, fh.Close())
+
+	logs2, stop2 := run()
+	t.Cleanup(stop2)
+	eventually(t, 10*time.Second, "the new records, and the overlap resolved by the withdrawal", func() bool {
+		return count(logs2, schema.BGPEvent, schema.BGPEventWithdraw, schema.BGPPrefix, "10.40.128.0/17") == 1 &&
+			count(logs2, schema.BGPEvent, schema.BGPEventAnnounce, schema.BGPPrefix, "10.41.0.0/16") == 1 &&
+			count(logs2, schema.BGPEvent, schema.BGPEventOverlap, schema.BGPEventPhase, "resolved", schema.BGPPrefix, "10.40.128.0/17") == 1
+	})
+	assert.Zero(t, count(logs2, schema.BGPEvent, schema.BGPEventAnnounce, schema.BGPPrefix, "10.40.0.0/16"), "delivered before the restart")
+	assert.Zero(t, count(logs2, schema.BGPEvent, schema.BGPEventAnnounce, schema.BGPPrefix, "10.40.128.0/17"), "delivered before the restart")
+	assert.Zero(t, count(logs2, schema.BGPEvent, schema.BGPEventOverlap, schema.BGPEventPhase, "start"), "the overlap started before the restart")
 }
 
 // TestMRTMalformed feeds a file with bad records between good ones: truncated bodies, a
@@ -221,7 +297,7 @@ func FuzzMRTFraming(f *testing.F) {
 	f.Add([]byte{0x65, 0x53, 0xf1, 0x00, 0x00, 0x11, 0x00, 0x04, 0x00, 0x00, 0x00, 0x02, 0, 0})
 	f.Add([]byte{0x65, 0x53, 0xf1, 0x00, 0x00, 0x0d, 0x00, 0x02, 0x00, 0x00, 0x00, 0x03, 0, 0, 0})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		check := func(it item) {
+		check := func(it item, _ int) {
 			if it.kind == 0 || it.peer.Kind != rib.SourceMRT {
 				t.Fatalf("bad item %+v", it)
 			}

@@ -13,6 +13,7 @@ import (
 	api "github.com/osrg/gobgp/v3/api"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/extension/xextension/storage"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/receiver"
@@ -21,6 +22,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/erviz/otelcol-erviz/internal/schema"
+	"github.com/erviz/otelcol-erviz/internal/storageclient"
 	"github.com/erviz/otelcol-erviz/pkg/rib"
 	"github.com/erviz/otelcol-erviz/receiver/bgpreceiver/internal/bgpconv"
 	"github.com/erviz/otelcol-erviz/receiver/bgpreceiver/internal/metadata"
@@ -62,6 +64,11 @@ type item struct {
 	hasPolicy  bool
 	// dump: the update is an entry of an MRT table dump, not a message.
 	dump bool
+	// MRT items: the file, where the record ends, the file's identity, and replay: the
+	// record was delivered before a restart (the RIB takes it, nothing is emitted).
+	mrtPath string
+	mrtCkpt mrtCheckpoint
+	replay  bool
 
 	msgType, msgDir string
 	msgLen          int
@@ -104,6 +111,13 @@ type bgpReceiver struct {
 	mrt     *mrtReader
 	stopped bool
 
+	// MRT checkpoints (with storage): delivered positions per file, and those handled since
+	// the last delivered batch.
+	client     storage.Client
+	mrtCkpts   map[string]mrtCheckpoint
+	mrtPending map[string]mrtCheckpoint
+	replaying  bool
+
 	// batch being built by the RIB goroutine
 	logs    plog.Logs
 	records plog.LogRecordSlice
@@ -134,10 +148,20 @@ func newReceiver(set receiver.Settings, cfg *Config) (*bgpReceiver, error) {
 }
 
 // Start starts the configured sources and the RIB and metrics goroutines.
-func (r *bgpReceiver) Start(_ context.Context, _ component.Host) error {
+func (r *bgpReceiver) Start(ctx context.Context, host component.Host) error {
 	var err error
 	if r.tb, err = metadata.NewTelemetryBuilder(r.set.TelemetrySettings); err != nil {
 		return err
+	}
+	r.mrtCkpts, r.mrtPending = map[string]mrtCheckpoint{}, map[string]mrtCheckpoint{}
+	if r.cfg.Storage != nil {
+		if r.client, err = storageclient.Open(ctx, host, *r.cfg.Storage, r.set.ID); err != nil {
+			return err
+		}
+		if r.mrtCkpts, err = loadMRTCheckpoints(ctx, r.client); err != nil {
+			r.logger.Warn("cannot read the MRT checkpoints; the files are read as new", zap.Error(err))
+			r.mrtCkpts = map[string]mrtCheckpoint{}
+		}
 	}
 	r.mb = metadata.NewMetricsBuilder(r.cfg.MetricsBuilderConfig, r.set)
 	r.queue = make(chan item, r.cfg.QueueSize)
@@ -194,6 +218,11 @@ func (r *bgpReceiver) stop() {
 	}
 	close(r.done)
 	r.wg.Wait()
+	if r.client != nil {
+		if err := r.client.Close(context.Background()); err != nil {
+			r.logger.Warn("closing the storage client", zap.Error(err))
+		}
+	}
 	if r.tb != nil {
 		r.tb.Shutdown()
 	}
@@ -272,6 +301,13 @@ func (r *bgpReceiver) runRIB() {
 }
 
 func (r *bgpReceiver) handle(it item) {
+	r.replaying = it.replay
+	defer func() {
+		r.replaying = false
+		if it.mrtPath != "" {
+			r.mrtPending[it.mrtPath] = it.mrtCkpt
+		}
+	}()
 	switch it.kind {
 	case itemPeerUp:
 		r.rib.PeerUp(it.t, it.peer)
@@ -468,6 +504,9 @@ func phaseName(p rib.Phase) string {
 // drainRIBEvents turns the events the RIB emitted during the last call into log records.
 func (r *bgpReceiver) drainRIBEvents() {
 	for i := range r.ribEvents {
+		if r.replaying {
+			break // emitted before the restart
+		}
 		r.ribEventRecord(&r.ribEvents[i])
 	}
 	clear(r.ribEvents)
@@ -556,7 +595,7 @@ func (r *bgpReceiver) ribEventRecord(e *rib.Event) {
 // record appends a log record with the common attributes; ok is false when no logs
 // pipeline consumes the receiver.
 func (r *bgpReceiver) record(event string, t time.Time, peer rib.Peer, sev plog.SeverityNumber) (plog.LogRecord, bool) {
-	if r.logsNext == nil {
+	if r.logsNext == nil || r.replaying {
 		return plog.LogRecord{}, false
 	}
 	lr := r.records.AppendEmpty()
@@ -629,14 +668,15 @@ func (r *bgpReceiver) newBatch() {
 }
 
 func (r *bgpReceiver) flush() {
-	if r.records.Len() == 0 || r.logsNext == nil {
-		return
+	if r.records.Len() > 0 && r.logsNext != nil {
+		logs := r.logs
+		r.newBatch()
+		if err := r.logsNext.ConsumeLogs(context.Background(), logs); err != nil {
+			r.logger.Warn("BGP events refused by the next consumer", zap.Int("records", logs.LogRecordCount()), zap.Error(err))
+			return // the MRT checkpoints stay where they were
+		}
 	}
-	logs := r.logs
-	r.newBatch()
-	if err := r.logsNext.ConsumeLogs(context.Background(), logs); err != nil {
-		r.logger.Warn("BGP events refused by the next consumer", zap.Int("records", logs.LogRecordCount()), zap.Error(err))
-	}
+	r.commitMRT()
 }
 
 func (r *bgpReceiver) runMetrics() {

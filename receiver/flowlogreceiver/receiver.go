@@ -15,6 +15,8 @@ import (
 	"go.opentelemetry.io/collector/receiver"
 	"go.opentelemetry.io/collector/receiver/receiverhelper"
 	"go.uber.org/zap"
+
+	"github.com/erviz/otelcol-erviz/internal/storageclient"
 )
 
 const (
@@ -92,7 +94,7 @@ func (r *flowlogReceiver) Start(ctx context.Context, host component.Host) error 
 		if r.nextLogs == nil {
 			r.logger.Warn("no logs pipeline uses this receiver: checkpoints are kept in memory only")
 		} else {
-			client, err := getStorageClient(ctx, host, *r.cfg.Storage, r.set.ID)
+			client, err := storageclient.Open(ctx, host, *r.cfg.Storage, r.set.ID)
 			if err != nil {
 				return err
 			}
@@ -153,18 +155,6 @@ func (r *flowlogReceiver) Shutdown(ctx context.Context) error {
 		r.src = nil
 	}
 	return err
-}
-
-func getStorageClient(ctx context.Context, host component.Host, id, self component.ID) (storage.Client, error) {
-	ext, ok := host.GetExtensions()[id]
-	if !ok {
-		return nil, fmt.Errorf("storage extension %q not found", id)
-	}
-	se, ok := ext.(storage.Extension)
-	if !ok {
-		return nil, fmt.Errorf("extension %q is not a storage extension", id)
-	}
-	return se.GetClient(ctx, component.KindReceiver, self, "")
 }
 
 func (r *flowlogReceiver) loadCheckpoints(ctx context.Context) error {

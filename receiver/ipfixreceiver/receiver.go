@@ -20,6 +20,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/erviz/otelcol-erviz/internal/cidrset"
+	"github.com/erviz/otelcol-erviz/internal/storageclient"
 	"github.com/erviz/otelcol-erviz/pkg/ipfix"
 	"github.com/erviz/otelcol-erviz/receiver/ipfixreceiver/internal/listener"
 	"github.com/erviz/otelcol-erviz/receiver/ipfixreceiver/internal/metadata"
@@ -309,17 +310,9 @@ func (r *ipfixReceiver) emitMetrics(ctx context.Context) {
 }
 
 func (r *ipfixReceiver) openStorage(ctx context.Context, host component.Host) error {
-	ext, ok := host.GetExtensions()[*r.cfg.Storage]
-	if !ok {
-		return fmt.Errorf("storage extension %s not found", r.cfg.Storage)
-	}
-	se, ok := ext.(storage.Extension)
-	if !ok {
-		return fmt.Errorf("extension %s is not a storage extension", r.cfg.Storage)
-	}
-	client, err := se.GetClient(ctx, component.KindReceiver, r.set.ID, "")
+	client, err := storageclient.Open(ctx, host, *r.cfg.Storage, r.set.ID)
 	if err != nil {
-		return fmt.Errorf("storage client: %w", err)
+		return err
 	}
 	r.client = client
 	b, err := client.Get(ctx, stateKey)
