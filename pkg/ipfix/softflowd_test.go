@@ -114,18 +114,7 @@ func TestSoftflowdCaptures(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			got, n, st := decodeCapture(t, "softflowd/"+c.name)
-			if n != 205 || len(got) != len(want) {
-				t.Fatalf("%d records, %d flows; want 205", n, len(got))
-			}
-			var packets, bytes uint64
-			for k, w := range want {
-				g, ok := got[k]
-				if !ok {
-					t.Errorf("flow %v missing", k)
-					continue
-				}
-				packets += g.packets
-				bytes += g.bytes
+			checkCapture(t, got, n, st, want, c.ft, 1, func(k flowKey, g, w flowTotals) {
 				if g.packets != w.packets || g.bytes != w.bytes || g.rate != 1 || g.icmpType != w.icmpType {
 					t.Errorf("flow %v: got %+v, want %+v", k, g, w)
 				}
@@ -135,15 +124,42 @@ func TestSoftflowdCaptures(t *testing.T) {
 				if d := g.end.Sub(w.end); d < -c.slack || d > c.slack {
 					t.Errorf("flow %v: end %v, want %v", k, g.end, w.end)
 				}
-			}
-			if packets != 630 || bytes != 62232 {
-				t.Errorf("totals: %d packets, %d bytes; want 630, 62232", packets, bytes)
-			}
-			if st.FlowType != c.ft || st.Records != 205 || st.OptionsRecords != 1 || st.SamplingRate != 1 ||
-				st.SequenceGaps+st.SequenceOutOfOrder+st.SequenceResets != 0 {
-				t.Errorf("stats %+v", st)
-			}
+			})
 		})
+	}
+}
+
+// checkCapture checks a decoded capture of traffic.pcap against want: 205 records, every
+// flow present (check compares each with its expected totals), 630 packets and 62,232 bytes
+// in all, and the domain's stats (flow type, options records carrying rate, no sequence
+// trouble). rate 0 means the exporter announces no sampling (no options record).
+func checkCapture(t *testing.T, got map[flowKey]flowTotals, n int, st DomainStats, want map[flowKey]flowTotals,
+	ft FlowType, rate uint64, check func(k flowKey, g, w flowTotals)) {
+	t.Helper()
+	if n != 205 || len(got) != len(want) {
+		t.Fatalf("%d records, %d flows; want 205", n, len(got))
+	}
+	var packets, bytes uint64
+	for k, w := range want {
+		g, ok := got[k]
+		if !ok {
+			t.Errorf("flow %v missing", k)
+			continue
+		}
+		packets += g.packets
+		bytes += g.bytes
+		check(k, g, w)
+	}
+	if packets != 630 || bytes != 62232 {
+		t.Errorf("totals: %d packets, %d bytes; want 630, 62232", packets, bytes)
+	}
+	options := 0
+	if rate != 0 {
+		options = 1
+	}
+	if st.FlowType != ft || st.Records != 205 || st.OptionsRecords != uint64(options) || st.SamplingRate != rate ||
+		st.SequenceGaps+st.SequenceOutOfOrder+st.SequenceResets != 0 {
+		t.Errorf("stats %+v", st)
 	}
 }
 
