@@ -55,6 +55,9 @@ func TestMRTFromBIRD(t *testing.T) {
 	// W (the NVA writing the log) peers with R (Route Server-like, AS 65515) and E (an edge).
 	wr := testutil.FreeTCPPort(t, "127.0.0.21")
 	we := testutil.FreeTCPPort(t, "127.0.0.21")
+	for we == wr { // both of W's sessions listen on its address: two ports
+		we = testutil.FreeTCPPort(t, "127.0.0.21")
+	}
 	rp := testutil.FreeTCPPort(t, "127.0.0.22")
 	ep := testutil.FreeTCPPort(t, "127.0.0.23")
 	startBird(t, "127.0.0.21", fmt.Sprintf("mrtdump %q;\nmrtdump protocols { states, messages };\n", filepath.Join(dir, "w.mrt"))+
