@@ -58,8 +58,6 @@ generate: $(OCB)
 	@mkdir -p $(BUILDDIR) $(ROOT)/cmd/otelcol-erviz
 	sed -e 's/^  version: .*/  version: $(VERSION)/' $(ROOT)/builder-config.yaml > $(BUILDDIR)/builder-config.yaml
 	cd $(ROOT) && $(OCB) --config $(BUILDDIR)/builder-config.yaml --skip-compilation
-	# GoBGP's TCP-MD5 needs plain TCP sockets: Go >= 1.24 listens with Multipath TCP by default.
-	cd $(ROOT)/cmd/otelcol-erviz && $(GO) mod edit -godebug=multipathtcp=0
 
 build: generate
 	cd $(ROOT)/cmd/otelcol-erviz && $(GO) build -trimpath -ldflags '-s -w' -o $(COLLECTOR) .

@@ -10,7 +10,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	api "github.com/osrg/gobgp/v3/api"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/extension/xextension/storage"
@@ -41,7 +40,6 @@ type itemKind uint8
 const (
 	itemPeerUp itemKind = iota + 1
 	itemPeerDown
-	itemAPIPaths
 	itemUpdate
 	itemMessage
 	itemStats
@@ -58,7 +56,6 @@ type item struct {
 	hasCode       bool
 	bmpReason     int
 
-	apiPaths   []*api.Path
 	update     bgpconv.Update
 	postPolicy bool
 	hasPolicy  bool
@@ -121,7 +118,6 @@ type bgpReceiver struct {
 	// batch being built by the RIB goroutine
 	logs    plog.Logs
 	records plog.LogRecordSlice
-	scratch rib.Path
 
 	msgMu     sync.Mutex
 	msgCounts map[msgKey]int64
@@ -167,9 +163,8 @@ func (r *bgpReceiver) Start(ctx context.Context, host component.Host) error {
 	r.queue = make(chan item, r.cfg.QueueSize)
 	r.done = make(chan struct{})
 	r.newBatch()
-	r.wg.Add(2)
+	r.wg.Add(1)
 	go r.runRIB()
-	go r.runMetrics()
 	if r.cfg.speakerEnabled() {
 		r.sp, err = speaker.Start(r.cfg.speakerConfig(), r.logger, r.onSpeaker)
 		if err != nil {
@@ -189,6 +184,9 @@ func (r *bgpReceiver) Start(ctx context.Context, host component.Host) error {
 			return err
 		}
 	}
+	// After the sources: the metrics goroutine reads r.sp.
+	r.wg.Add(1)
+	go r.runMetrics()
 	return nil
 }
 
@@ -250,8 +248,11 @@ func (r *bgpReceiver) onSpeaker(e speaker.Event) {
 	case speaker.PeerDown:
 		r.enqueue(item{kind: itemPeerDown, t: e.Time, peer: peer, state: e.State, reason: e.Reason,
 			code: e.NotificationCode, subcode: e.NotificationSubcode, hasCode: e.NotificationCode != 0})
-	case speaker.Paths:
-		r.enqueue(item{kind: itemAPIPaths, t: e.Time, peer: peer, apiPaths: e.Paths, postPolicy: true, hasPolicy: true})
+	case speaker.Update:
+		r.enqueue(item{kind: itemUpdate, t: e.Time, peer: peer, update: e.Update, postPolicy: true, hasPolicy: true})
+	case speaker.Message:
+		r.enqueue(item{kind: itemMessage, t: e.Time, peer: peer, msgType: e.MessageType, msgDir: e.Direction, msgLen: e.Length,
+			code: e.NotificationCode, subcode: e.NotificationSubcode, hasCode: e.MessageType == "notification"})
 	}
 }
 
@@ -334,26 +335,10 @@ func (r *bgpReceiver) handle(it item) {
 			lr.Body().SetStr(fmt.Sprintf("peer %s down: %s", peerText(it.peer), reason))
 		}
 		r.rib.PeerDown(it.t, it.peer)
-	case itemAPIPaths:
-		for _, p := range it.apiPaths {
-			withdraw, ok, err := speaker.Convert(p, &r.scratch)
-			if err != nil {
-				r.logger.Debug("unreadable path from GoBGP", zap.Error(err))
-				continue
-			}
-			if !ok {
-				continue
-			}
-			if withdraw {
-				r.withdraw(it, r.scratch.Prefix, r.scratch.ID)
-			} else {
-				r.announce(it, &r.scratch)
-			}
-		}
 	case itemUpdate:
 		if it.peer.Kind != rib.SourceBGP && !it.dump {
-			// One UPDATE the router (BMP) or the MRT writer received; the speaker's own
-			// sessions are counted by GoBGP.
+			// One UPDATE the router (BMP) or the MRT writer received; the speaker counts
+			// its own sessions' messages.
 			r.countMessage(it.peer, "update", "received")
 		}
 		for _, w := range it.update.Withdrawn {
@@ -363,7 +348,9 @@ func (r *bgpReceiver) handle(it item) {
 			r.announce(it, &it.update.Announced[i])
 		}
 	case itemMessage:
-		r.countMessage(it.peer, it.msgType, it.msgDir)
+		if it.peer.Kind != rib.SourceBGP {
+			r.countMessage(it.peer, it.msgType, it.msgDir) // the speaker counts its own
+		}
 		if lr, ok := r.record(schema.BGPEventMessage, it.t, it.peer, plog.SeverityNumberInfo); ok {
 			at := lr.Attributes()
 			at.PutStr(schema.BGPMessageType, it.msgType)

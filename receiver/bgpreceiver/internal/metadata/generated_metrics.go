@@ -396,7 +396,7 @@ type metricBgpPeerMessages struct {
 // init fills bgp.peer.messages metric with initial data.
 func (m *metricBgpPeerMessages) init() {
 	m.data.SetName("bgp.peer.messages")
-	m.data.SetDescription("BGP messages exchanged with the peer, by type and direction (GoBGP's counters for direct sessions, counted messages for BMP mirroring and MRT).")
+	m.data.SetDescription("BGP messages exchanged with the peer, by type and direction (the speaker.s counters for direct sessions, counted messages for BMP mirroring and MRT).")
 	m.data.SetUnit("{message}")
 	m.data.SetEmptySum()
 	m.data.Sum().SetIsMonotonic(true)

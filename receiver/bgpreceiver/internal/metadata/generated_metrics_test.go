@@ -281,7 +281,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["bgp.peer.messages"] = true
 						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
 						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-						assert.Equal(t, "BGP messages exchanged with the peer, by type and direction (GoBGP's counters for direct sessions, counted messages for BMP mirroring and MRT).", mi.Description())
+						assert.Equal(t, "BGP messages exchanged with the peer, by type and direction (the speaker.s counters for direct sessions, counted messages for BMP mirroring and MRT).", mi.Description())
 						assert.Equal(t, "{message}", mi.Unit())
 						assert.True(t, mi.Sum().IsMonotonic())
 						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())
@@ -316,7 +316,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["bgp.peer.messages"] = true
 						assert.Equal(t, pmetric.MetricTypeSum, mi.Type())
 						assert.Equal(t, 1, mi.Sum().DataPoints().Len())
-						assert.Equal(t, "BGP messages exchanged with the peer, by type and direction (GoBGP's counters for direct sessions, counted messages for BMP mirroring and MRT).", mi.Description())
+						assert.Equal(t, "BGP messages exchanged with the peer, by type and direction (the speaker.s counters for direct sessions, counted messages for BMP mirroring and MRT).", mi.Description())
 						assert.Equal(t, "{message}", mi.Unit())
 						assert.True(t, mi.Sum().IsMonotonic())
 						assert.Equal(t, pmetric.AggregationTemporalityCumulative, mi.Sum().AggregationTemporality())

@@ -1,27 +1,31 @@
-// Package speaker runs the embedded GoBGP v3 speaker of the bgp receiver: it peers with the
-// configured neighbors, accepts every route, never advertises one, and hands peer state
-// changes and post-policy routes to a callback as they happen. It is a pure adapter: it
-// keeps no routing state of its own (pkg/rib does).
+// Package speaker is the BGP speaker of the bgp receiver: it keeps one BGP-4 session per
+// configured neighbor (RFC 4271: OPEN with capabilities, KEEPALIVE and hold timers,
+// NOTIFICATION), accepts every route and never advertises one, and hands session changes
+// and the content of every UPDATE to a callback as they happen. Messages are encoded and
+// decoded with GoBGP's pkg/packet/bgp; the speaker keeps no routing state of its own
+// (pkg/rib does), unlike a full BGP implementation whose Adj-RIB-In and Loc-RIB would hold a
+// second and third copy of every route.
 package speaker
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/netip"
+	"os"
 	"strconv"
-	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
-	api "github.com/osrg/gobgp/v3/api"
-	"github.com/osrg/gobgp/v3/pkg/apiutil"
-	gobgplog "github.com/osrg/gobgp/v3/pkg/log"
 	"github.com/osrg/gobgp/v3/pkg/packet/bgp"
-	"github.com/osrg/gobgp/v3/pkg/server"
 	"go.uber.org/zap"
+	"golang.org/x/sys/unix"
 
-	"github.com/erviz/otelcol-erviz/pkg/rib"
 	"github.com/erviz/otelcol-erviz/receiver/bgpreceiver/internal/bgpconv"
 )
 
@@ -36,7 +40,7 @@ type Config struct {
 	ASN      uint32
 	RouterID netip.Addr
 	// ListenAddresses and ListenPort: where passive peers connect; ListenPort -1 disables
-	// listening.
+	// listening. No address: 0.0.0.0 and [::].
 	ListenAddresses []string
 	ListenPort      int32
 	Peers           []PeerConfig
@@ -63,14 +67,15 @@ type EventKind uint8
 const (
 	// PeerUp: the session reached Established.
 	PeerUp EventKind = iota + 1
-	// PeerDown: an established session went down; Reason says why when GoBGP logged it.
+	// PeerDown: an established session went down; Reason says why.
 	PeerDown
-	// Paths: Paths carries post-policy announcements and withdrawals of Peer.
-	Paths
+	// Update: Update carries the announcements and withdrawals of one UPDATE of Peer.
+	Update
+	// Message: an OPEN or NOTIFICATION was sent or received (MessageType, Direction).
+	Message
 )
 
-// Event is handed to the callback. Paths are GoBGP API paths, converted later by Convert
-// so that the callback stays cheap.
+// Event is handed to the callback.
 type Event struct {
 	Kind    EventKind
 	Time    time.Time
@@ -78,251 +83,793 @@ type Event struct {
 	PeerASN uint32
 	// State is the session state reached (established, idle, active, ...).
 	State string
-	// Reason of a PeerDown as GoBGP logged it ("hold-timer-expired",
-	// "notification-received cease/peer-deconfigured", ...); empty when unknown.
+	// Reason of a PeerDown: "notification-received code 6(cease) subcode 2(...)",
+	// "notification-sent ...", "hold-timer-expired", "connection-closed",
+	// "connection-error: ...", "speaker-stopped".
 	Reason string
-	// NotificationCode and NotificationSubcode when the reason is a NOTIFICATION.
+	// NotificationCode and NotificationSubcode of a NOTIFICATION (PeerDown or Message).
 	NotificationCode, NotificationSubcode uint8
-	Paths                                 []*api.Path
+	Update                                bgpconv.Update
+	// MessageType ("open", "notification"), Direction ("sent", "received") and Length of
+	// a Message.
+	MessageType, Direction string
+	Length                 int
 }
 
-// Speaker is a running GoBGP server.
+// Speaker runs the sessions.
 type Speaker struct {
-	srv    *server.BgpServer
-	cancel context.CancelFunc
+	cfg    Config
 	logger *zap.Logger
 	emit   func(Event)
 
-	mu      sync.Mutex
-	reasons map[netip.Addr]downReason // "Peer Down" logged, state event not yet seen
-	state   map[netip.Addr]bool       // established
+	peers     map[netip.Addr]*peer
+	order     []*peer
+	listeners []net.Listener
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
 }
 
-type downReason struct {
-	text          string
-	code, subcode uint8
-}
-
-// Start starts the speaker and its peers. emit is called from one goroutine, in order; it
-// must return quickly.
+// Start starts the speaker: the listeners (when ListenPort >= 0) and one goroutine per
+// peer. emit may be called from several goroutines at once (the events of one peer in
+// order); it may block, which pauses that peer's session reading (TCP then slows the peer).
 func Start(cfg Config, logger *zap.Logger, emit func(Event)) (*Speaker, error) {
-	s := &Speaker{logger: logger, emit: emit, reasons: map[netip.Addr]downReason{}, state: map[netip.Addr]bool{}}
-	s.srv = server.NewBgpServer(server.LoggerOption(&gobgpLogger{s: s, l: logger.Named("gobgp")}))
-	go s.srv.Serve()
-	ctx, cancel := context.WithCancel(context.Background())
-	s.cancel = cancel
-	global := &api.Global{
-		Asn:             cfg.ASN,
-		RouterId:        cfg.RouterID.String(),
-		ListenPort:      cfg.ListenPort,
-		ListenAddresses: cfg.ListenAddresses,
+	s := &Speaker{cfg: cfg, logger: logger, emit: emit, peers: map[netip.Addr]*peer{}}
+	if !cfg.RouterID.Is4() {
+		return nil, fmt.Errorf("router ID %s is not an IPv4 address", cfg.RouterID)
 	}
-	if err := s.srv.StartBgp(ctx, &api.StartBgpRequest{Global: global}); err != nil {
-		s.srv.Stop()
-		cancel()
-		return nil, fmt.Errorf("start BGP: %w", err)
-	}
-	// Never advertise: reject everything towards every peer, before any peer exists.
-	if err := s.srv.SetPolicyAssignment(ctx, &api.SetPolicyAssignmentRequest{Assignment: &api.PolicyAssignment{
-		Name: "global", Direction: api.PolicyDirection_EXPORT, DefaultAction: api.RouteAction_REJECT,
-	}}); err != nil {
-		s.Stop()
-		return nil, fmt.Errorf("set the global export policy to reject: %w", err)
-	}
-	if err := s.srv.SetPolicyAssignment(ctx, &api.SetPolicyAssignmentRequest{Assignment: &api.PolicyAssignment{
-		Name: "global", Direction: api.PolicyDirection_IMPORT, DefaultAction: api.RouteAction_ACCEPT,
-	}}); err != nil {
-		s.Stop()
-		return nil, fmt.Errorf("set the global import policy to accept: %w", err)
-	}
-	err := s.srv.WatchEvent(ctx, &api.WatchEventRequest{
-		Peer: &api.WatchEventRequest_Peer{},
-		Table: &api.WatchEventRequest_Table{Filters: []*api.WatchEventRequest_Table_Filter{
-			// The Adj-RIB-In: one event per UPDATE. The import policy accepts everything, so
-			// these are the post-policy routes too; POST_POLICY would notify once per path,
-			// each time with a copy of the peer's configuration (a third of the CPU of a
-			// full-table ingest). Session downs withdraw nothing here: the RIB removes the
-			// peer's routes on PeerDown.
-			{Type: api.WatchEventRequest_Table_Filter_ADJIN, Init: true},
-		}},
-	}, s.onWatch)
-	if err != nil {
-		s.Stop()
-		return nil, fmt.Errorf("watch events: %w", err)
-	}
-	for _, p := range cfg.Peers {
-		if err := s.srv.AddPeer(ctx, &api.AddPeerRequest{Peer: apiPeer(p)}); err != nil {
-			s.Stop()
-			return nil, fmt.Errorf("add peer %s: %w", p.Address, err)
+	for _, pc := range cfg.Peers {
+		if _, dup := s.peers[pc.Address]; dup {
+			return nil, fmt.Errorf("peer %s configured twice", pc.Address)
 		}
+		p := newPeer(s, pc)
+		s.peers[pc.Address] = p
+		s.order = append(s.order, p)
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	if cfg.ListenPort >= 0 {
+		if err := s.listen(); err != nil {
+			s.Stop()
+			return nil, err
+		}
+	}
+	for _, p := range s.order {
+		s.wg.Add(1)
+		go p.run()
 	}
 	return s, nil
 }
 
-func apiPeer(p PeerConfig) *api.Peer {
-	fams := p.Families
-	if len(fams) == 0 {
-		if p.Address.Is4() {
-			fams = []string{FamilyIPv4Unicast}
-		} else {
-			fams = []string{FamilyIPv6Unicast}
-		}
-	}
-	var afis []*api.AfiSafi
-	for _, f := range fams {
-		fam := &api.Family{Afi: api.Family_AFI_IP, Safi: api.Family_SAFI_UNICAST}
-		if f == FamilyIPv6Unicast {
-			fam.Afi = api.Family_AFI_IP6
-		}
-		afis = append(afis, &api.AfiSafi{Config: &api.AfiSafiConfig{Family: fam, Enabled: true}})
-	}
-	hold := uint64(p.HoldTime / time.Second)
-	if hold == 0 {
-		hold = 90
-	}
-	retry := uint64(p.ConnectRetry / time.Second)
-	if retry == 0 {
-		retry = 10
-	}
-	ap := &api.Peer{
-		Conf: &api.PeerConf{
-			NeighborAddress: p.Address.String(),
-			PeerAsn:         p.ASN,
-			AuthPassword:    p.Password,
-			Description:     p.Name,
-		},
-		Timers: &api.Timers{Config: &api.TimersConfig{
-			HoldTime: hold, KeepaliveInterval: max(hold/3, 1), ConnectRetry: retry,
-			IdleHoldTimeAfterReset: retry,
-		}},
-		Transport: &api.Transport{PassiveMode: p.Passive, RemotePort: uint32(p.Port)},
-		AfiSafis:  afis,
-	}
-	if p.LocalAddress.IsValid() {
-		ap.Transport.LocalAddress = p.LocalAddress.String()
-	}
-	if p.MultihopTTL > 0 {
-		ap.EbgpMultihop = &api.EbgpMultihop{Enabled: true, MultihopTtl: uint32(p.MultihopTTL)}
-	}
-	return ap
-}
-
-// Stop stops the speaker: every session is closed with a CEASE NOTIFICATION.
-//
-// GoBGP v3's Serve loop has no exit: one goroutine, parked, stays behind per stopped
-// speaker.
+// Stop closes every session with a CEASE NOTIFICATION (administrative shutdown) and waits
+// for every goroutine of the speaker to end.
 func (s *Speaker) Stop() {
-	s.srv.Stop()
 	s.cancel()
+	for _, l := range s.listeners {
+		_ = l.Close()
+	}
+	s.wg.Wait()
 }
 
-func (s *Speaker) onWatch(r *api.WatchEventResponse) {
-	switch ev := r.Event.(type) {
-	case *api.WatchEventResponse_Peer:
-		pe := ev.Peer
-		if pe.GetType() != api.WatchEventResponse_PeerEvent_STATE || pe.Peer == nil || pe.Peer.State == nil {
-			return
-		}
-		st := pe.Peer.State
-		addr, err := netip.ParseAddr(st.NeighborAddress)
+func (s *Speaker) listen() error {
+	type bind struct{ network, addr string }
+	var binds []bind
+	if len(s.cfg.ListenAddresses) == 0 {
+		binds = []bind{{"tcp4", "0.0.0.0"}, {"tcp6", "::"}}
+	}
+	for _, a := range s.cfg.ListenAddresses {
+		binds = append(binds, bind{"tcp", a})
+	}
+	port := strconv.Itoa(int(s.cfg.ListenPort))
+	for i, b := range binds {
+		lc := net.ListenConfig{}
+		// Multipath TCP listeners (the default since Go 1.24) refuse TCP-MD5 and TTL options.
+		lc.SetMultipathTCP(false)
+		l, err := lc.Listen(s.ctx, b.network, net.JoinHostPort(b.addr, port))
 		if err != nil {
-			return
-		}
-		addr = addr.Unmap()
-		established := st.SessionState == api.PeerState_ESTABLISHED
-		s.mu.Lock()
-		was := s.state[addr]
-		s.state[addr] = established
-		reason, hasReason := s.reasons[addr]
-		if established || was {
-			delete(s.reasons, addr)
-		}
-		s.mu.Unlock()
-		e := Event{Time: time.Now(), Peer: addr, PeerASN: st.PeerAsn, State: sessionState(st.SessionState)}
-		switch {
-		case established && !was:
-			e.Kind = PeerUp
-		case !established && was:
-			e.Kind = PeerDown
-			if hasReason {
-				e.Reason, e.NotificationCode, e.NotificationSubcode = reason.text, reason.code, reason.subcode
+			if len(s.cfg.ListenAddresses) == 0 && i == 1 && len(s.listeners) == 1 {
+				s.logger.Debug("no IPv6 listener", zap.Error(err))
+				continue // no IPv6 on this host
 			}
+			return fmt.Errorf("listen on %s: %w", net.JoinHostPort(b.addr, port), err)
+		}
+		s.listeners = append(s.listeners, l)
+		if err := s.setListenerKeys(l.(*net.TCPListener)); err != nil {
+			return err
+		}
+		s.wg.Add(1)
+		go s.accept(l)
+	}
+	return nil
+}
+
+// setListenerKeys installs the TCP-MD5 key of every peer with a password on a listener.
+func (s *Speaker) setListenerKeys(l *net.TCPListener) error {
+	v4 := l.Addr().(*net.TCPAddr).IP.To4() != nil
+	rc, err := l.SyscallConn()
+	if err != nil {
+		return err
+	}
+	for _, p := range s.order {
+		if p.cfg.Password == "" || (v4 && !p.cfg.Address.Is4()) {
+			continue
+		}
+		addr := p.cfg.Address
+		if !v4 && addr.Is4() {
+			addr = netip.AddrFrom16(addr.As16()) // IPv4-mapped on a dual-stack socket
+		}
+		var serr error
+		if err := rc.Control(func(fd uintptr) { serr = setMD5(int(fd), addr, p.cfg.Password) }); err != nil {
+			return err
+		}
+		if serr != nil {
+			return fmt.Errorf("TCP-MD5 key for peer %s on %s: %w", p.cfg.Address, l.Addr(), serr)
+		}
+	}
+	return nil
+}
+
+func setMD5(fd int, a netip.Addr, key string) error {
+	if len(key) > unix.TCP_MD5SIG_MAXKEYLEN {
+		return fmt.Errorf("password longer than %d bytes", unix.TCP_MD5SIG_MAXKEYLEN)
+	}
+	var sig unix.TCPMD5Sig
+	if a.Is4() {
+		sig.Addr.Family = unix.AF_INET
+		b := a.As4()
+		copy(sig.Addr.Data[2:], b[:])
+	} else {
+		sig.Addr.Family = unix.AF_INET6
+		b := a.As16()
+		copy(sig.Addr.Data[6:], b[:])
+	}
+	sig.Keylen = uint16(len(key))
+	copy(sig.Key[:], key)
+	return os.NewSyscallError("setsockopt TCP_MD5SIG", unix.SetsockoptTCPMD5Sig(fd, unix.IPPROTO_TCP, unix.TCP_MD5SIG, &sig))
+}
+
+func setTTL(fd int, v4 bool, ttl int) error {
+	if v4 {
+		return os.NewSyscallError("setsockopt IP_TTL", unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_TTL, ttl))
+	}
+	return os.NewSyscallError("setsockopt IPV6_UNICAST_HOPS", unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_UNICAST_HOPS, ttl))
+}
+
+func (s *Speaker) accept(l net.Listener) {
+	defer s.wg.Done()
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			if s.ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			s.logger.Debug("accept", zap.Error(err))
+			select {
+			case <-time.After(100 * time.Millisecond):
+			case <-s.ctx.Done():
+				return
+			}
+			continue
+		}
+		ra, _ := netip.AddrFromSlice(c.RemoteAddr().(*net.TCPAddr).IP)
+		p := s.peers[ra.Unmap()]
+		if p == nil {
+			s.logger.Debug("connection from an unconfigured address refused", zap.Stringer("remote", c.RemoteAddr()))
+			_ = c.Close()
+			continue
+		}
+		if ttl := p.ttl(); ttl > 0 {
+			if err := controlConn(c, func(fd int) error { return setTTL(fd, ra.Unmap().Is4() && ra.Is4(), ttl) }); err != nil {
+				s.logger.Debug("set TTL", zap.Stringer("peer", p.cfg.Address), zap.Error(err))
+			}
+		}
+		select {
+		case p.incoming <- c:
 		default:
-			return
-		}
-		s.emit(e)
-	case *api.WatchEventResponse_Table:
-		paths := ev.Table.Paths
-		if len(paths) == 0 {
-			return
-		}
-		// Group by peer (a watch batch belongs to one peer in practice).
-		start := 0
-		for i := 1; i <= len(paths); i++ {
-			if i < len(paths) && paths[i].NeighborIp == paths[start].NeighborIp {
-				continue
-			}
-			s.emitPaths(paths[start:i])
-			start = i
+			_ = c.Close() // one is already waiting
 		}
 	}
 }
 
-func (s *Speaker) emitPaths(paths []*api.Path) {
-	addr, err := netip.ParseAddr(paths[0].NeighborIp)
-	if err != nil {
-		return // locally originated (we originate nothing) or an EoR marker
-	}
-	addr = addr.Unmap()
-	s.mu.Lock()
-	_, going := s.reasons[addr]
-	s.mu.Unlock()
-	if going {
-		// The session is going down: GoBGP withdraws the peer's routes before the state
-		// event. Those withdrawals are the session down itself (the RIB removes the
-		// peer's routes on PeerDown), not routing changes of their own.
-		kept := paths[:0:0]
-		for _, p := range paths {
-			if !p.IsWithdraw {
-				kept = append(kept, p)
-			}
-		}
-		if len(kept) == 0 {
-			return
-		}
-		paths = kept
-	}
-	s.emit(Event{Kind: Paths, Time: time.Now(), Peer: addr, PeerASN: paths[0].SourceAsn, Paths: paths})
-}
-
-func sessionState(st api.PeerState_SessionState) string {
-	return strings.ToLower(strings.TrimPrefix(st.String(), "SESSION_STATE_"))
-}
-
-// Convert turns a GoBGP API path into a RIB path; withdraw says whether it withdraws.
-// ok is false for families other than IPv4/IPv6 unicast and End-of-RIB markers.
-func Convert(p *api.Path, dst *rib.Path) (withdraw, ok bool, err error) {
-	nlri, err := apiutil.GetNativeNlri(p)
-	if err != nil {
-		return false, false, err
-	}
-	pfx, _, ok := bgpconv.Prefix(nlri)
+func controlConn(c net.Conn, f func(fd int) error) error {
+	tc, ok := c.(*net.TCPConn)
 	if !ok {
-		return false, false, nil
+		return nil
 	}
-	*dst = rib.Path{Prefix: pfx, ID: p.Identifier, ASPath: dst.ASPath[:0], Communities: dst.Communities[:0], Large: dst.Large[:0]}
-	if p.IsWithdraw {
-		return true, true, nil
-	}
-	attrs, err := apiutil.GetNativePathAttributes(p)
+	rc, err := tc.SyscallConn()
 	if err != nil {
-		return false, false, err
+		return err
 	}
-	bgpconv.Attrs(attrs, dst)
-	return false, true, nil
+	var ferr error
+	if err := rc.Control(func(fd uintptr) { ferr = f(int(fd)) }); err != nil {
+		return err
+	}
+	return ferr
 }
 
-// PeerInfo is what ListPeer reports for one neighbor.
+// Message type indexes of the counters.
+const (
+	msgOpen = iota
+	msgUpdate
+	msgNotification
+	msgKeepalive
+	msgRefresh
+	numMsgTypes
+)
+
+func msgIndex(t uint8) int {
+	switch t {
+	case bgp.BGP_MSG_OPEN:
+		return msgOpen
+	case bgp.BGP_MSG_UPDATE:
+		return msgUpdate
+	case bgp.BGP_MSG_NOTIFICATION:
+		return msgNotification
+	case bgp.BGP_MSG_KEEPALIVE:
+		return msgKeepalive
+	case bgp.BGP_MSG_ROUTE_REFRESH:
+		return msgRefresh
+	}
+	return -1
+}
+
+type peer struct {
+	s        *Speaker
+	cfg      PeerConfig
+	incoming chan net.Conn
+
+	mu    sync.Mutex
+	state string
+
+	recv, sent [numMsgTypes]atomic.Uint64
+}
+
+func newPeer(s *Speaker, pc PeerConfig) *peer {
+	if pc.HoldTime == 0 {
+		pc.HoldTime = 90 * time.Second
+	}
+	if pc.ConnectRetry == 0 {
+		pc.ConnectRetry = 10 * time.Second
+	}
+	if pc.Port == 0 {
+		pc.Port = 179
+	}
+	if len(pc.Families) == 0 {
+		if pc.Address.Is4() {
+			pc.Families = []string{FamilyIPv4Unicast}
+		} else {
+			pc.Families = []string{FamilyIPv6Unicast}
+		}
+	}
+	return &peer{s: s, cfg: pc, incoming: make(chan net.Conn, 1), state: "idle"}
+}
+
+func (p *peer) setState(st string) {
+	p.mu.Lock()
+	p.state = st
+	p.mu.Unlock()
+}
+
+// ttl is the TTL of the session's packets: 1 for a directly connected eBGP neighbor, the
+// multihop TTL when set, the system default (0) for iBGP.
+func (p *peer) ttl() int {
+	if p.cfg.MultihopTTL > 0 {
+		return int(p.cfg.MultihopTTL)
+	}
+	if p.cfg.ASN != p.s.cfg.ASN {
+		return 1
+	}
+	return 0
+}
+
+func (p *peer) families() map[bgp.RouteFamily]bool {
+	out := map[bgp.RouteFamily]bool{}
+	for _, f := range p.cfg.Families {
+		switch f {
+		case FamilyIPv4Unicast:
+			out[bgp.RF_IPv4_UC] = true
+		case FamilyIPv6Unicast:
+			out[bgp.RF_IPv6_UC] = true
+		}
+	}
+	return out
+}
+
+func (p *peer) run() {
+	defer p.s.wg.Done()
+	delay := time.Duration(0)
+	for {
+		c := p.connect(delay)
+		if c == nil {
+			return
+		}
+		p.session(c)
+		if p.s.ctx.Err() != nil {
+			return
+		}
+		delay = p.cfg.ConnectRetry
+	}
+}
+
+// connect returns the next connection of the peer (nil when the speaker stops): one it
+// opens itself (unless passive), or one the peer opened, whichever comes first. delay is
+// the wait before the first attempt.
+func (p *peer) connect(delay time.Duration) net.Conn {
+	ctx := p.s.ctx
+	for {
+		if p.cfg.Passive {
+			p.setState("active")
+			select {
+			case c := <-p.incoming:
+				return c
+			case <-ctx.Done():
+				return nil
+			}
+		}
+		if delay > 0 {
+			p.setState("active")
+			t := time.NewTimer(delay)
+			select {
+			case <-t.C:
+			case c := <-p.incoming:
+				t.Stop()
+				return c
+			case <-ctx.Done():
+				t.Stop()
+				return nil
+			}
+		}
+		delay = p.cfg.ConnectRetry
+		p.setState("connect")
+		dctx, cancel := context.WithTimeout(ctx, max(p.cfg.ConnectRetry, 5*time.Second))
+		type result struct {
+			c   net.Conn
+			err error
+		}
+		ch := make(chan result, 1)
+		go func() {
+			c, err := p.dialer().DialContext(dctx, "tcp", net.JoinHostPort(p.cfg.Address.String(), strconv.Itoa(int(p.cfg.Port))))
+			ch <- result{c, err}
+		}()
+		select {
+		case r := <-ch:
+			cancel()
+			if r.err == nil {
+				return r.c
+			}
+			p.s.logger.Debug("connect", zap.Stringer("peer", p.cfg.Address), zap.Error(r.err))
+		case c := <-p.incoming:
+			cancel()
+			if r := <-ch; r.c != nil {
+				_ = r.c.Close()
+			}
+			return c
+		case <-ctx.Done():
+			cancel()
+			if r := <-ch; r.c != nil {
+				_ = r.c.Close()
+			}
+			return nil
+		}
+	}
+}
+
+func (p *peer) dialer() *net.Dialer {
+	d := &net.Dialer{
+		Control: func(_, _ string, rc syscall.RawConn) error {
+			var err error
+			cerr := rc.Control(func(fd uintptr) {
+				if p.cfg.Password != "" {
+					if err = setMD5(int(fd), p.cfg.Address, p.cfg.Password); err != nil {
+						return
+					}
+				}
+				if ttl := p.ttl(); ttl > 0 {
+					err = setTTL(int(fd), p.cfg.Address.Is4(), ttl)
+				}
+			})
+			if cerr != nil {
+				return cerr
+			}
+			return err
+		},
+	}
+	d.SetMultipathTCP(false)
+	if p.cfg.LocalAddress.IsValid() {
+		d.LocalAddr = &net.TCPAddr{IP: p.cfg.LocalAddress.AsSlice()}
+	}
+	return d
+}
+
+// errHoldExpired ends a session whose hold timer expired.
+var errHoldExpired = errors.New("hold-timer-expired")
+
+// sessionError ends a session with a reason and, when a NOTIFICATION was exchanged, its
+// code and subcode.
+type sessionError struct {
+	reason        string
+	code, subcode uint8
+}
+
+func (e *sessionError) Error() string { return e.reason }
+
+func notificationText(dir string, code, subcode uint8) string {
+	return fmt.Sprintf("notification-%s %s", dir, bgp.NewNotificationErrorCode(code, subcode).String())
+}
+
+// session runs one connection through OpenSent, OpenConfirm and Established until it ends.
+func (p *peer) session(c net.Conn) {
+	ses := &session{p: p, c: c, r: bufio.NewReaderSize(c, 64<<10), done: make(chan struct{})}
+	ses.run()
+}
+
+type session struct {
+	p    *peer
+	c    net.Conn
+	r    *bufio.Reader
+	wmu  sync.Mutex
+	done chan struct{}
+	hdr  [bgp.BGP_HEADER_LENGTH]byte
+	body []byte
+
+	hold        time.Duration
+	peerASN     uint32
+	families    map[bgp.RouteFamily]bgp.BGPAddPathMode
+	established bool
+	stopping    atomic.Bool
+}
+
+func (ses *session) run() {
+	p := ses.p
+	var helpers sync.WaitGroup
+	defer func() {
+		close(ses.done)
+		_ = ses.c.Close()
+		helpers.Wait()
+	}()
+	// The speaker stops: CEASE, then close, which ends the read below.
+	helpers.Add(2)
+	go func() {
+		defer helpers.Done()
+		select {
+		case <-p.s.ctx.Done():
+			ses.stopping.Store(true)
+			_ = ses.notify(bgp.BGP_ERROR_CEASE, bgp.BGP_ERROR_SUB_ADMINISTRATIVE_SHUTDOWN)
+			_ = ses.c.Close()
+		case <-ses.done:
+		}
+	}()
+	// A second connection while this one runs loses (RFC 4271 6.8 keeps an established
+	// session; this speaker keeps the session that came first).
+	go func() {
+		defer helpers.Done()
+		for {
+			select {
+			case c := <-p.incoming:
+				b, _ := bgp.NewBGPNotificationMessage(bgp.BGP_ERROR_CEASE, bgp.BGP_ERROR_SUB_CONNECTION_COLLISION_RESOLUTION, nil).Serialize()
+				_ = c.SetWriteDeadline(time.Now().Add(time.Second))
+				_, _ = c.Write(b)
+				_ = c.Close()
+			case <-ses.done:
+				return
+			}
+		}
+	}()
+	err := ses.establish()
+	if err == nil {
+		helpers.Add(1)
+		go func() {
+			defer helpers.Done()
+			ses.keepalives()
+		}()
+		err = ses.established1()
+	}
+	if ses.established {
+		e := Event{Kind: PeerDown, Time: time.Now(), Peer: p.cfg.Address, PeerASN: ses.peerASN, State: "idle"}
+		var se *sessionError
+		switch {
+		case ses.stopping.Load():
+			e.Reason = "speaker-stopped"
+			e.NotificationCode, e.NotificationSubcode = bgp.BGP_ERROR_CEASE, bgp.BGP_ERROR_SUB_ADMINISTRATIVE_SHUTDOWN
+		case errors.As(err, &se):
+			e.Reason, e.NotificationCode, e.NotificationSubcode = se.reason, se.code, se.subcode
+		case errors.Is(err, errHoldExpired):
+			e.Reason = err.Error()
+			e.NotificationCode, e.NotificationSubcode = bgp.BGP_ERROR_HOLD_TIMER_EXPIRED, 0
+		case errors.Is(err, io.EOF):
+			e.Reason = "connection-closed"
+		default:
+			e.Reason = "connection-error: " + err.Error()
+		}
+		p.setState("idle")
+		p.s.emit(e)
+	} else {
+		p.setState("idle")
+		if err != nil && !ses.stopping.Load() {
+			p.s.logger.Debug("session not established", zap.Stringer("peer", p.cfg.Address), zap.Error(err))
+		}
+	}
+}
+
+// write sends one message.
+func (ses *session) write(m *bgp.BGPMessage) error {
+	b, err := m.Serialize()
+	if err != nil {
+		return err
+	}
+	ses.wmu.Lock()
+	defer ses.wmu.Unlock()
+	_ = ses.c.SetWriteDeadline(time.Now().Add(max(ses.hold, 10*time.Second)))
+	if _, err := ses.c.Write(b); err != nil {
+		return err
+	}
+	if i := msgIndex(m.Header.Type); i >= 0 {
+		ses.p.sent[i].Add(1)
+	}
+	return nil
+}
+
+// notify sends a NOTIFICATION and reports it as a message event.
+func (ses *session) notify(code, subcode uint8) error {
+	m := bgp.NewBGPNotificationMessage(code, subcode, nil)
+	err := ses.write(m)
+	if err == nil {
+		ses.message("notification", "sent", int(m.Header.Len), code, subcode)
+	}
+	return err
+}
+
+// fail sends the NOTIFICATION of a protocol error and returns the error ending the session.
+func (ses *session) fail(err error) error {
+	var me *bgp.MessageError
+	if errors.As(err, &me) {
+		_ = ses.notify(me.TypeCode, me.SubTypeCode)
+		return &sessionError{reason: notificationText("sent", me.TypeCode, me.SubTypeCode) + ": " + me.Message, code: me.TypeCode, subcode: me.SubTypeCode}
+	}
+	return err
+}
+
+func (ses *session) message(typ, dir string, length int, code, subcode uint8) {
+	if ses.stopping.Load() && dir == "sent" {
+		return // the speaker's own shutdown is not a routing event
+	}
+	ses.p.s.emit(Event{Kind: Message, Time: time.Now(), Peer: ses.p.cfg.Address, PeerASN: ses.peerASN,
+		MessageType: typ, Direction: dir, Length: length, NotificationCode: code, NotificationSubcode: subcode})
+}
+
+// read reads one message; a nil message with a nil error never happens.
+func (ses *session) read(deadline time.Duration) (*bgp.BGPMessage, error) {
+	if deadline > 0 {
+		_ = ses.c.SetReadDeadline(time.Now().Add(deadline))
+	} else {
+		_ = ses.c.SetReadDeadline(time.Time{})
+	}
+	if _, err := io.ReadFull(ses.r, ses.hdr[:]); err != nil {
+		return nil, readErr(err)
+	}
+	for _, b := range ses.hdr[:16] {
+		if b != 0xff {
+			return nil, ses.fail(bgp.NewMessageError(bgp.BGP_ERROR_MESSAGE_HEADER_ERROR, bgp.BGP_ERROR_SUB_CONNECTION_NOT_SYNCHRONIZED, nil, "bad marker"))
+		}
+	}
+	var h bgp.BGPHeader
+	if err := h.DecodeFromBytes(ses.hdr[:]); err != nil {
+		return nil, ses.fail(err)
+	}
+	if h.Len > bgp.BGP_MAX_MESSAGE_LENGTH {
+		return nil, ses.fail(bgp.NewMessageError(bgp.BGP_ERROR_MESSAGE_HEADER_ERROR, bgp.BGP_ERROR_SUB_BAD_MESSAGE_LENGTH, ses.hdr[16:18], "message longer than 4096 bytes"))
+	}
+	n := int(h.Len) - bgp.BGP_HEADER_LENGTH
+	if cap(ses.body) < n {
+		ses.body = make([]byte, n, bgp.BGP_MAX_MESSAGE_LENGTH)
+	}
+	body := ses.body[:n]
+	if _, err := io.ReadFull(ses.r, body); err != nil {
+		return nil, readErr(err)
+	}
+	if i := msgIndex(h.Type); i >= 0 {
+		ses.p.recv[i].Add(1)
+	}
+	m, err := bgp.ParseBGPBody(&h, body)
+	if err != nil {
+		if h.Type == bgp.BGP_MSG_UPDATE && m != nil {
+			var me *bgp.MessageError
+			if errors.As(err, &me) && me.ErrorHandling != bgp.ERROR_HANDLING_SESSION_RESET && me.ErrorHandling != bgp.ERROR_HANDLING_NONE {
+				if u, ok := m.Body.(*bgp.BGPUpdate); ok {
+					return ses.revised(m, u, me), nil
+				}
+			}
+		}
+		return nil, ses.fail(err)
+	}
+	return m, nil
+}
+
+// revised applies the error handling of RFC 7606 to an UPDATE that did not parse cleanly.
+func (ses *session) revised(m *bgp.BGPMessage, u *bgp.BGPUpdate, me *bgp.MessageError) *bgp.BGPMessage {
+	ses.p.s.logger.Warn("malformed UPDATE treated as withdraw", zap.Stringer("peer", ses.p.cfg.Address), zap.Error(me))
+	if me.ErrorHandling != bgp.ERROR_HANDLING_ATTRIBUTE_DISCARD {
+		m.Body = bgp.TreatAsWithdraw(u)
+	}
+	return m
+}
+
+func readErr(err error) error {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return errHoldExpired
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return io.EOF
+	}
+	return err
+}
+
+// establish exchanges OPEN and KEEPALIVE (OpenSent, OpenConfirm).
+func (ses *session) establish() error {
+	p := ses.p
+	cfg := p.s.cfg
+	p.setState("opensent")
+	fams := p.families()
+	var caps []bgp.ParameterCapabilityInterface
+	for _, rf := range []bgp.RouteFamily{bgp.RF_IPv4_UC, bgp.RF_IPv6_UC} {
+		if fams[rf] {
+			caps = append(caps, bgp.NewCapMultiProtocol(rf))
+		}
+	}
+	caps = append(caps, bgp.NewCapRouteRefresh(), bgp.NewCapFourOctetASNumber(cfg.ASN))
+	myAS := uint16(bgp.AS_TRANS)
+	if cfg.ASN <= 0xffff {
+		myAS = uint16(cfg.ASN)
+	}
+	holdSecs := uint16(min(p.cfg.HoldTime/time.Second, 0xffff))
+	open := bgp.NewBGPOpenMessage(myAS, holdSecs, cfg.RouterID.String(), []bgp.OptionParameterInterface{bgp.NewOptionParameterCapability(caps)})
+	if err := ses.write(open); err != nil {
+		return err
+	}
+	ses.message("open", "sent", int(open.Header.Len), 0, 0)
+	// RFC 4271 8.2.2: a large hold time until the OPEN arrives.
+	m, err := ses.read(4 * time.Minute)
+	if err != nil {
+		return err
+	}
+	code, subcode := notifCode(m)
+	ses.message(msgName(m.Header.Type), "received", int(m.Header.Len), code, subcode)
+	if n, ok := m.Body.(*bgp.BGPNotification); ok {
+		return &sessionError{reason: notificationText("received", n.ErrorCode, n.ErrorSubcode), code: n.ErrorCode, subcode: n.ErrorSubcode}
+	}
+	o, ok := m.Body.(*bgp.BGPOpen)
+	if !ok {
+		return ses.fail(bgp.NewMessageError(bgp.BGP_ERROR_FSM_ERROR, bgp.BGP_ERROR_SUB_RECEIVE_UNEXPECTED_MESSAGE_IN_OPENSENT_STATE, nil, "expected OPEN"))
+	}
+	asn, err := bgp.ValidateOpenMsg(o, p.cfg.ASN, cfg.ASN, net.IP(cfg.RouterID.AsSlice()))
+	if err != nil {
+		return ses.fail(err)
+	}
+	ses.peerASN = asn
+	ses.hold = min(p.cfg.HoldTime, time.Duration(o.HoldTime)*time.Second)
+	// Families: those both sides name (IPv4 unicast when the peer names none, RFC 4760).
+	theirs := map[bgp.RouteFamily]bool{}
+	for _, op := range o.OptParams {
+		if pc, ok := op.(*bgp.OptionParameterCapability); ok {
+			for _, c := range pc.Capability {
+				if mp, ok := c.(*bgp.CapMultiProtocol); ok {
+					theirs[mp.CapValue] = true
+				}
+			}
+		}
+	}
+	if len(theirs) == 0 {
+		theirs[bgp.RF_IPv4_UC] = true
+	}
+	ses.families = map[bgp.RouteFamily]bgp.BGPAddPathMode{}
+	for rf := range fams {
+		if theirs[rf] {
+			ses.families[rf] = bgp.BGP_ADD_PATH_NONE
+		}
+	}
+	p.setState("openconfirm")
+	if err := ses.write(bgp.NewBGPKeepAliveMessage()); err != nil {
+		return err
+	}
+	m, err = ses.read(ses.hold)
+	if err != nil {
+		if errors.Is(err, errHoldExpired) {
+			_ = ses.notify(bgp.BGP_ERROR_HOLD_TIMER_EXPIRED, 0)
+		}
+		return err
+	}
+	switch b := m.Body.(type) {
+	case *bgp.BGPKeepAlive:
+	case *bgp.BGPNotification:
+		ses.message("notification", "received", int(m.Header.Len), b.ErrorCode, b.ErrorSubcode)
+		return &sessionError{reason: notificationText("received", b.ErrorCode, b.ErrorSubcode), code: b.ErrorCode, subcode: b.ErrorSubcode}
+	default:
+		return ses.fail(bgp.NewMessageError(bgp.BGP_ERROR_FSM_ERROR, bgp.BGP_ERROR_SUB_RECEIVE_UNEXPECTED_MESSAGE_IN_OPENCONFIRM_STATE, nil, "expected KEEPALIVE"))
+	}
+	ses.established = true
+	p.setState("established")
+	p.s.emit(Event{Kind: PeerUp, Time: time.Now(), Peer: p.cfg.Address, PeerASN: asn, State: "established"})
+	return nil
+}
+
+// established1 reads the messages of an established session until it ends.
+func (ses *session) established1() error {
+	p := ses.p
+	for {
+		m, err := ses.read(ses.hold)
+		if err != nil {
+			if errors.Is(err, errHoldExpired) {
+				_ = ses.notify(bgp.BGP_ERROR_HOLD_TIMER_EXPIRED, 0)
+			}
+			return err
+		}
+		switch b := m.Body.(type) {
+		case *bgp.BGPUpdate:
+			ok, verr := bgp.ValidateUpdateMsg(b, ses.families, p.cfg.ASN != p.s.cfg.ASN, false, true)
+			if !ok {
+				var me *bgp.MessageError
+				if !errors.As(verr, &me) || me.ErrorHandling == bgp.ERROR_HANDLING_SESSION_RESET || me.ErrorHandling == bgp.ERROR_HANDLING_NONE {
+					return ses.fail(verr)
+				}
+				ses.revised(m, b, me)
+				b = m.Body.(*bgp.BGPUpdate)
+			}
+			p.s.emit(Event{Kind: Update, Time: time.Now(), Peer: p.cfg.Address, PeerASN: ses.peerASN, Update: bgpconv.FromUpdate(b)})
+		case *bgp.BGPNotification:
+			ses.message("notification", "received", int(m.Header.Len), b.ErrorCode, b.ErrorSubcode)
+			return &sessionError{reason: notificationText("received", b.ErrorCode, b.ErrorSubcode), code: b.ErrorCode, subcode: b.ErrorSubcode}
+		case *bgp.BGPKeepAlive, *bgp.BGPRouteRefresh:
+			// Nothing to refresh: this speaker advertises nothing.
+		case *bgp.BGPOpen:
+			return ses.fail(bgp.NewMessageError(bgp.BGP_ERROR_FSM_ERROR, bgp.BGP_ERROR_SUB_RECEIVE_UNEXPECTED_MESSAGE_IN_ESTABLISHED_STATE, nil, "OPEN in Established"))
+		}
+	}
+}
+
+func (ses *session) keepalives() {
+	if ses.hold <= 0 {
+		return
+	}
+	t := time.NewTicker(max(ses.hold/3, time.Second))
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			if err := ses.write(bgp.NewBGPKeepAliveMessage()); err != nil {
+				_ = ses.c.Close()
+				return
+			}
+		case <-ses.done:
+			return
+		}
+	}
+}
+
+func msgName(t uint8) string {
+	switch t {
+	case bgp.BGP_MSG_OPEN:
+		return "open"
+	case bgp.BGP_MSG_UPDATE:
+		return "update"
+	case bgp.BGP_MSG_NOTIFICATION:
+		return "notification"
+	case bgp.BGP_MSG_KEEPALIVE:
+		return "keepalive"
+	case bgp.BGP_MSG_ROUTE_REFRESH:
+		return "refresh"
+	}
+	return "unknown"
+}
+
+func notifCode(m *bgp.BGPMessage) (uint8, uint8) {
+	if n, ok := m.Body.(*bgp.BGPNotification); ok {
+		return n.ErrorCode, n.ErrorSubcode
+	}
+	return 0, 0
+}
+
+// PeerInfo is the state of one neighbor.
 type PeerInfo struct {
 	Address     netip.Addr
 	ASN         uint32
@@ -338,106 +885,20 @@ type Messages struct {
 	Open, Update, Notification, Keepalive, Refresh uint64
 }
 
+func messages(c *[numMsgTypes]atomic.Uint64) Messages {
+	return Messages{Open: c[msgOpen].Load(), Update: c[msgUpdate].Load(), Notification: c[msgNotification].Load(),
+		Keepalive: c[msgKeepalive].Load(), Refresh: c[msgRefresh].Load()}
+}
+
 // Peers lists the configured neighbors with their state and message counters.
-func (s *Speaker) Peers(ctx context.Context) ([]PeerInfo, error) {
-	var out []PeerInfo
-	err := s.srv.ListPeer(ctx, &api.ListPeerRequest{}, func(p *api.Peer) {
-		if p.Conf == nil || p.State == nil {
-			return
-		}
-		a, err := netip.ParseAddr(p.Conf.NeighborAddress)
-		if err != nil {
-			return
-		}
-		pi := PeerInfo{Address: a.Unmap(), ASN: p.Conf.PeerAsn, Name: p.Conf.Description,
-			State: sessionState(p.State.SessionState), Established: p.State.SessionState == api.PeerState_ESTABLISHED}
-		if m := p.State.Messages; m != nil {
-			pi.Received = messages(m.Received)
-			pi.Sent = messages(m.Sent)
-		}
-		out = append(out, pi)
-	})
-	return out, err
-}
-
-func messages(m *api.Message) Messages {
-	if m == nil {
-		return Messages{}
+func (s *Speaker) Peers(context.Context) ([]PeerInfo, error) {
+	out := make([]PeerInfo, 0, len(s.order))
+	for _, p := range s.order {
+		p.mu.Lock()
+		st := p.state
+		p.mu.Unlock()
+		out = append(out, PeerInfo{Address: p.cfg.Address, ASN: p.cfg.ASN, Name: p.cfg.Name, State: st,
+			Established: st == "established", Received: messages(&p.recv), Sent: messages(&p.sent)})
 	}
-	return Messages{Open: m.Open, Update: m.Update, Notification: m.Notification, Keepalive: m.Keepalive, Refresh: m.Refresh}
-}
-
-// gobgpLogger forwards GoBGP's log to zap and captures the reason of every "Peer Down".
-type gobgpLogger struct {
-	s     *Speaker
-	l     *zap.Logger
-	level gobgplog.LogLevel
-}
-
-func (g *gobgpLogger) fields(f gobgplog.Fields) []zap.Field {
-	out := make([]zap.Field, 0, len(f))
-	for k, v := range f {
-		out = append(out, zap.Any(k, v))
-	}
-	return out
-}
-
-func (g *gobgpLogger) Panic(msg string, f gobgplog.Fields) {
-	g.l.Error(msg, g.fields(f)...)
-	panic(errors.New(msg))
-}
-func (g *gobgpLogger) Fatal(msg string, f gobgplog.Fields) { g.l.Error(msg, g.fields(f)...) }
-func (g *gobgpLogger) Error(msg string, f gobgplog.Fields) { g.l.Error(msg, g.fields(f)...) }
-func (g *gobgpLogger) Warn(msg string, f gobgplog.Fields)  { g.l.Warn(msg, g.fields(f)...) }
-func (g *gobgpLogger) Debug(msg string, f gobgplog.Fields) { g.l.Debug(msg, g.fields(f)...) }
-func (g *gobgpLogger) SetLevel(l gobgplog.LogLevel)        { g.level = l }
-func (g *gobgpLogger) GetLevel() gobgplog.LogLevel         { return gobgplog.InfoLevel }
-
-func (g *gobgpLogger) Info(msg string, f gobgplog.Fields) {
-	if msg == "Peer Down" {
-		g.s.peerDownLogged(f)
-	}
-	g.l.Info(msg, g.fields(f)...)
-}
-
-func (s *Speaker) peerDownLogged(f gobgplog.Fields) {
-	key, _ := f["Key"].(string)
-	a, err := netip.ParseAddr(key)
-	if err != nil {
-		return
-	}
-	reason := fmt.Sprint(f["Reason"])
-	r := downReason{text: reason}
-	r.code, r.subcode = parseNotification(reason)
-	s.mu.Lock()
-	s.reasons[a.Unmap()] = r
-	s.mu.Unlock()
-}
-
-// parseNotification finds the code and subcode in a reason such as
-// "notification-received cease/peer-deconfigured" (GoBGP's NotificationErrorCode strings).
-func parseNotification(reason string) (code, subcode uint8) {
-	_, rest, ok := strings.Cut(reason, "notification-")
-	if !ok {
-		return 0, 0
-	}
-	_, text, _ := strings.Cut(rest, " ")
-	for c := uint8(1); c <= 7; c++ {
-		for sc := uint8(0); sc <= 11; sc++ {
-			if bgp.NewNotificationErrorCode(c, sc).String() == text {
-				return c, sc
-			}
-		}
-	}
-	// Unknown subcodes print as numbers.
-	if i := strings.LastIndexByte(text, '/'); i > 0 {
-		if n, err := strconv.Atoi(text[i+1:]); err == nil && n < 256 {
-			for c := uint8(1); c <= 7; c++ {
-				if strings.HasPrefix(bgp.NewNotificationErrorCode(c, 0).String(), text[:i]) {
-					return c, uint8(n)
-				}
-			}
-		}
-	}
-	return 0, 0
+	return out, nil
 }
