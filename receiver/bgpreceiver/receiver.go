@@ -250,6 +250,8 @@ func (r *bgpReceiver) onSpeaker(e speaker.Event) {
 			code: e.NotificationCode, subcode: e.NotificationSubcode, hasCode: e.NotificationCode != 0})
 	case speaker.Update:
 		r.enqueue(item{kind: itemUpdate, t: e.Time, peer: peer, update: e.Update, postPolicy: true, hasPolicy: true})
+	case speaker.Malformed:
+		r.countMalformed(schema.BGPSourceBGP)
 	case speaker.Message:
 		r.enqueue(item{kind: itemMessage, t: e.Time, peer: peer, msgType: e.MessageType, msgDir: e.Direction, msgLen: e.Length,
 			code: e.NotificationCode, subcode: e.NotificationSubcode, hasCode: e.MessageType == "notification"})

@@ -60,7 +60,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	var err, errs error
 	builder.ReceiverBgpMalformed, err = builder.meter.Int64Counter(
 		"otelcol_receiver_bgp_malformed",
-		metric.WithDescription("Malformed BMP messages or MRT records that were counted and skipped, by source. [Development]"),
+		metric.WithDescription("Malformed input, by source - BMP messages and MRT records counted and skipped, UPDATEs of the speaker's sessions treated as withdraw or with an attribute discarded (RFC 7606). [Development]"),
 		metric.WithUnit("{message}"),
 	)
 	errs = errors.Join(errs, err)

@@ -24,7 +24,7 @@ func NewSettings(tt *componenttest.Telemetry) receiver.Settings {
 func AssertEqualReceiverBgpMalformed(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_receiver_bgp_malformed",
-		Description: "Malformed BMP messages or MRT records that were counted and skipped, by source. [Development]",
+		Description: "Malformed input, by source - BMP messages and MRT records counted and skipped, UPDATEs of the speaker's sessions treated as withdraw or with an attribute discarded (RFC 7606). [Development]",
 		Unit:        "{message}",
 		Data: metricdata.Sum[int64]{
 			Temporality: metricdata.CumulativeTemporality,

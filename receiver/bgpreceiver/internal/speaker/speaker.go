@@ -73,6 +73,9 @@ const (
 	Update
 	// Message: an OPEN or NOTIFICATION was sent or received (MessageType, Direction).
 	Message
+	// Malformed: an UPDATE of Peer did not parse cleanly and was handled as RFC 7606 says
+	// (treated as withdraw, or an attribute discarded); Reason says what was wrong.
+	Malformed
 )
 
 // Event is handed to the callback.
@@ -687,10 +690,15 @@ func (ses *session) read(deadline time.Duration) (*bgp.BGPMessage, error) {
 
 // revised applies the error handling of RFC 7606 to an UPDATE that did not parse cleanly.
 func (ses *session) revised(m *bgp.BGPMessage, u *bgp.BGPUpdate, me *bgp.MessageError) *bgp.BGPMessage {
-	ses.p.s.logger.Warn("malformed UPDATE treated as withdraw", zap.Stringer("peer", ses.p.cfg.Address), zap.Error(me))
-	if me.ErrorHandling != bgp.ERROR_HANDLING_ATTRIBUTE_DISCARD {
+	handling := "treated as withdraw"
+	if me.ErrorHandling == bgp.ERROR_HANDLING_ATTRIBUTE_DISCARD {
+		handling = "attribute discarded"
+	} else {
 		m.Body = bgp.TreatAsWithdraw(u)
 	}
+	ses.p.s.logger.Warn("malformed UPDATE "+handling, zap.Stringer("peer", ses.p.cfg.Address), zap.Error(me))
+	ses.p.s.emit(Event{Kind: Malformed, Time: time.Now(), Peer: ses.p.cfg.Address, PeerASN: ses.peerASN,
+		Reason: handling + ": " + me.Message, NotificationCode: me.TypeCode, NotificationSubcode: me.SubTypeCode})
 	return m
 }
 

@@ -1,0 +1,526 @@
+package speaker
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"io"
+	"net"
+	"net/netip"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/osrg/gobgp/v3/pkg/packet/bgp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/erviz/otelcol-erviz/pkg/rib"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// remote is the far end of a session under test: it reads what the speaker sends in the
+// background and writes what the test scripts.
+type remote struct {
+	t    *testing.T
+	c    net.Conn
+	msgs chan *bgp.BGPMessage
+}
+
+func (r *remote) send(m *bgp.BGPMessage) {
+	r.t.Helper()
+	b, err := m.Serialize()
+	require.NoError(r.t, err)
+	r.sendRaw(b)
+}
+
+func (r *remote) sendRaw(b []byte) {
+	_ = r.c.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	_, _ = r.c.Write(b)
+}
+
+// next returns the next message of the given type the speaker sent, skipping others.
+func (r *remote) next(typ uint8) *bgp.BGPMessage {
+	r.t.Helper()
+	timeout := time.After(20 * time.Second)
+	for {
+		select {
+		case m, ok := <-r.msgs:
+			if !ok {
+				r.t.Fatalf("connection closed before a message of type %d", typ)
+			}
+			if m.Header.Type == typ {
+				return m
+			}
+		case <-timeout:
+			r.t.Fatalf("no message of type %d", typ)
+		}
+	}
+}
+
+type harness struct {
+	t      *testing.T
+	s      *Speaker
+	events chan Event
+	done   chan struct{}
+	r      *remote
+}
+
+// startSession runs one session of a speaker (AS 65000) with a peer (AS 65001 unless set)
+// over an in-memory connection.
+func startSession(t *testing.T, pc PeerConfig) *harness {
+	t.Helper()
+	if pc.ASN == 0 {
+		pc.ASN = 65001
+	}
+	if !pc.Address.IsValid() {
+		pc.Address = netip.MustParseAddr("192.0.2.2")
+	}
+	h := &harness{t: t, events: make(chan Event, 1000), done: make(chan struct{})}
+	h.s = &Speaker{cfg: Config{ASN: 65000, RouterID: netip.MustParseAddr("192.0.2.1")}, logger: zaptest.NewLogger(t),
+		emit: func(e Event) { h.events <- e }, peers: map[netip.Addr]*peer{}}
+	h.s.ctx, h.s.cancel = context.WithCancel(context.Background())
+	p := newPeer(h.s, pc)
+	local, far := net.Pipe()
+	h.r = &remote{t: t, c: far, msgs: make(chan *bgp.BGPMessage, 1000)}
+	go func() {
+		defer close(h.r.msgs)
+		br := bufio.NewReader(far)
+		for {
+			hdr := make([]byte, bgp.BGP_HEADER_LENGTH)
+			if _, err := io.ReadFull(br, hdr); err != nil {
+				return
+			}
+			n := int(binary.BigEndian.Uint16(hdr[16:18]))
+			body := make([]byte, n-bgp.BGP_HEADER_LENGTH)
+			if _, err := io.ReadFull(br, body); err != nil {
+				return
+			}
+			m, err := bgp.ParseBGPMessage(append(hdr, body...))
+			if err != nil {
+				t.Errorf("the speaker sent a message that does not parse: %v", err)
+				return
+			}
+			h.r.msgs <- m
+		}
+	}()
+	go func() {
+		defer close(h.done)
+		p.session(local)
+	}()
+	t.Cleanup(func() {
+		h.s.cancel()
+		_ = far.Close()
+		<-h.done
+	})
+	return h
+}
+
+// event returns the next event of a kind, skipping others.
+func (h *harness) event(kind EventKind) Event {
+	h.t.Helper()
+	timeout := time.After(20 * time.Second)
+	for {
+		select {
+		case e := <-h.events:
+			if e.Kind == kind {
+				return e
+			}
+		case <-timeout:
+			h.t.Fatalf("no event of kind %d", kind)
+		}
+	}
+}
+
+func (h *harness) noEvent(kind EventKind) {
+	h.t.Helper()
+	for {
+		select {
+		case e := <-h.events:
+			require.NotEqual(h.t, kind, e.Kind, "unexpected event %+v", e)
+		default:
+			return
+		}
+	}
+}
+
+func open(as uint16, hold uint16, id string, caps ...bgp.ParameterCapabilityInterface) *bgp.BGPMessage {
+	return bgp.NewBGPOpenMessage(as, hold, id, []bgp.OptionParameterInterface{bgp.NewOptionParameterCapability(caps)})
+}
+
+func update4(pfx string, path []uint32, extra ...bgp.PathAttributeInterface) *bgp.BGPMessage {
+	p := netip.MustParsePrefix(pfx)
+	attrs := append([]bgp.PathAttributeInterface{
+		bgp.NewPathAttributeOrigin(0),
+		bgp.NewPathAttributeAsPath([]bgp.AsPathParamInterface{bgp.NewAs4PathParam(bgp.BGP_ASPATH_ATTR_TYPE_SEQ, path)}),
+		bgp.NewPathAttributeNextHop("192.0.2.2"),
+	}, extra...)
+	return bgp.NewBGPUpdateMessage(nil, attrs, []*bgp.IPAddrPrefix{bgp.NewIPAddrPrefix(uint8(p.Bits()), p.Addr().String())})
+}
+
+// establish runs the OPEN exchange as a 4-byte-AS peer with hold time hold.
+func (h *harness) establish(hold uint16) Event {
+	h.t.Helper()
+	h.r.next(bgp.BGP_MSG_OPEN)
+	h.r.send(open(65001, hold, "192.0.2.2", bgp.NewCapMultiProtocol(bgp.RF_IPv4_UC), bgp.NewCapFourOctetASNumber(65001)))
+	h.r.next(bgp.BGP_MSG_KEEPALIVE)
+	h.r.send(bgp.NewBGPKeepAliveMessage())
+	return h.event(PeerUp)
+}
+
+// TestOpenAndUpdate: the OPEN the speaker sends (version, ASN, hold time, router ID, the
+// families, 4-byte ASN, route refresh), a session up, an UPDATE read into RIB paths, and the
+// message counters.
+func TestOpenAndUpdate(t *testing.T) {
+	h := startSession(t, PeerConfig{HoldTime: 30 * time.Second, Families: []string{FamilyIPv4Unicast, FamilyIPv6Unicast}})
+	o := h.r.next(bgp.BGP_MSG_OPEN).Body.(*bgp.BGPOpen)
+	assert.EqualValues(t, 4, o.Version)
+	assert.EqualValues(t, 65000, o.MyAS)
+	assert.EqualValues(t, 30, o.HoldTime)
+	assert.Equal(t, "192.0.2.1", o.ID.String())
+	var fams []bgp.RouteFamily
+	var as4 uint32
+	refresh := false
+	for _, op := range o.OptParams {
+		for _, c := range op.(*bgp.OptionParameterCapability).Capability {
+			switch v := c.(type) {
+			case *bgp.CapMultiProtocol:
+				fams = append(fams, v.CapValue)
+			case *bgp.CapFourOctetASNumber:
+				as4 = v.CapValue
+			case *bgp.CapRouteRefresh:
+				refresh = true
+			}
+		}
+	}
+	assert.ElementsMatch(t, []bgp.RouteFamily{bgp.RF_IPv4_UC, bgp.RF_IPv6_UC}, fams)
+	assert.EqualValues(t, 65000, as4)
+	assert.True(t, refresh)
+	assert.Equal(t, "open", h.event(Message).MessageType)
+
+	h.r.send(open(65001, 90, "192.0.2.2", bgp.NewCapMultiProtocol(bgp.RF_IPv4_UC), bgp.NewCapFourOctetASNumber(65001)))
+	h.r.next(bgp.BGP_MSG_KEEPALIVE)
+	h.r.send(bgp.NewBGPKeepAliveMessage())
+	up := h.event(PeerUp)
+	assert.EqualValues(t, 65001, up.PeerASN)
+
+	h.r.send(update4("10.1.0.0/16", []uint32{65001, 12076, 65515}, bgp.NewPathAttributeCommunities([]uint32{65001<<16 | 100})))
+	u := h.event(Update)
+	require.Len(t, u.Update.Announced, 1)
+	a := u.Update.Announced[0]
+	assert.Equal(t, netip.MustParsePrefix("10.1.0.0/16"), a.Prefix)
+	assert.Equal(t, netip.MustParseAddr("192.0.2.2"), a.NextHop)
+	require.Len(t, a.ASPath, 1)
+	assert.Equal(t, []uint32{65001, 12076, 65515}, a.ASPath[0].ASNs)
+	assert.Equal(t, []rib.Community{rib.Community(65001<<16 | 100)}, a.Communities)
+
+	w := netip.MustParsePrefix("10.1.0.0/16")
+	h.r.send(bgp.NewBGPUpdateMessage([]*bgp.IPAddrPrefix{bgp.NewIPAddrPrefix(uint8(w.Bits()), w.Addr().String())}, nil, nil))
+	u = h.event(Update)
+	require.Len(t, u.Update.Withdrawn, 1)
+	assert.Equal(t, w, u.Update.Withdrawn[0].Prefix)
+
+	infos, err := h.s.Peers(context.Background())
+	require.NoError(t, err)
+	require.Empty(t, infos, "Peers lists the speaker's configured peers; this harness registers none")
+	p := newPeer(h.s, PeerConfig{}) // counters start at zero
+	assert.Zero(t, p.recv[msgUpdate].Load())
+}
+
+// TestCounters: the per-peer message counters of Peers follow the session.
+func TestCounters(t *testing.T) {
+	s := &Speaker{cfg: Config{ASN: 65000, RouterID: netip.MustParseAddr("192.0.2.1")}, logger: zap.NewNop(),
+		emit: func(Event) {}, peers: map[netip.Addr]*peer{}}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	defer s.cancel()
+	p := newPeer(s, PeerConfig{Address: netip.MustParseAddr("192.0.2.2"), ASN: 65001, Name: "edge"})
+	s.peers[p.cfg.Address], s.order = p, []*peer{p}
+	local, far := net.Pipe()
+	done := make(chan struct{})
+	go func() { defer close(done); p.session(local) }()
+	r := &remote{t: t, c: far, msgs: make(chan *bgp.BGPMessage, 100)}
+	go func() {
+		defer close(r.msgs)
+		buf := make([]byte, 4096)
+		for {
+			if _, err := far.Read(buf); err != nil {
+				return
+			}
+		}
+	}()
+	r.send(open(65001, 90, "192.0.2.2", bgp.NewCapFourOctetASNumber(65001)))
+	r.send(bgp.NewBGPKeepAliveMessage())
+	for range 3 {
+		r.send(update4("10.9.0.0/24", []uint32{65001}))
+	}
+	require.Eventually(t, func() bool {
+		infos, _ := s.Peers(context.Background())
+		return len(infos) == 1 && infos[0].Established && infos[0].Received.Update == 3
+	}, 10*time.Second, 10*time.Millisecond)
+	infos, _ := s.Peers(context.Background())
+	assert.Equal(t, "edge", infos[0].Name)
+	assert.EqualValues(t, 1, infos[0].Received.Open)
+	assert.EqualValues(t, 1, infos[0].Received.Keepalive)
+	assert.EqualValues(t, 1, infos[0].Sent.Open)
+	assert.GreaterOrEqual(t, infos[0].Sent.Keepalive, uint64(1))
+	_ = far.Close()
+	<-done
+	infos, _ = s.Peers(context.Background())
+	assert.False(t, infos[0].Established)
+	assert.Equal(t, "idle", infos[0].State)
+}
+
+// TestHoldTimerExpires: a peer that goes silent is dropped after the negotiated hold time
+// (the smaller of the two) with a HOLD TIMER EXPIRED NOTIFICATION, and the speaker sent
+// keepalives meanwhile.
+func TestHoldTimerExpires(t *testing.T) {
+	h := startSession(t, PeerConfig{HoldTime: 90 * time.Second})
+	h.establish(3)
+	h.r.next(bgp.BGP_MSG_KEEPALIVE) // at a third of the negotiated 3 s, not of 90 s
+	n := h.r.next(bgp.BGP_MSG_NOTIFICATION).Body.(*bgp.BGPNotification)
+	assert.EqualValues(t, bgp.BGP_ERROR_HOLD_TIMER_EXPIRED, n.ErrorCode)
+	down := h.event(PeerDown)
+	assert.Equal(t, "hold-timer-expired", down.Reason)
+	assert.EqualValues(t, bgp.BGP_ERROR_HOLD_TIMER_EXPIRED, down.NotificationCode)
+}
+
+// TestBadPeerAS: an OPEN from the wrong ASN gets OPEN MESSAGE ERROR / Bad Peer AS and no
+// session.
+func TestBadPeerAS(t *testing.T) {
+	h := startSession(t, PeerConfig{})
+	h.r.next(bgp.BGP_MSG_OPEN)
+	h.r.send(open(65099, 90, "192.0.2.2", bgp.NewCapFourOctetASNumber(65099)))
+	n := h.r.next(bgp.BGP_MSG_NOTIFICATION).Body.(*bgp.BGPNotification)
+	assert.EqualValues(t, bgp.BGP_ERROR_OPEN_MESSAGE_ERROR, n.ErrorCode)
+	assert.EqualValues(t, bgp.BGP_ERROR_SUB_BAD_PEER_AS, n.ErrorSubcode)
+	<-h.done
+	var sent []Event
+	for len(h.events) > 0 {
+		e := <-h.events
+		require.NotEqual(t, PeerUp, e.Kind)
+		if e.Kind == Message && e.MessageType == "notification" {
+			sent = append(sent, e)
+		}
+	}
+	require.Len(t, sent, 1, "the NOTIFICATION sent, as a message event")
+	assert.Equal(t, "sent", sent[0].Direction)
+	assert.EqualValues(t, bgp.BGP_ERROR_SUB_BAD_PEER_AS, sent[0].NotificationSubcode)
+}
+
+// TestNotificationReceived: the peer's CEASE ends the session with its code as the reason.
+func TestNotificationReceived(t *testing.T) {
+	h := startSession(t, PeerConfig{})
+	h.establish(90)
+	h.r.send(bgp.NewBGPNotificationMessage(bgp.BGP_ERROR_CEASE, bgp.BGP_ERROR_SUB_ADMINISTRATIVE_SHUTDOWN, nil))
+	down := h.event(PeerDown)
+	assert.Equal(t, "notification-received code 6(cease) subcode 2(administrative shutdown)", down.Reason)
+	assert.EqualValues(t, 6, down.NotificationCode)
+	assert.EqualValues(t, 2, down.NotificationSubcode)
+}
+
+// TestTwoByteASPeer: a peer without the 4-byte ASN capability sends AS_TRANS in AS_PATH and
+// the real ASN in AS4_PATH; the path read has the real one.
+func TestTwoByteASPeer(t *testing.T) {
+	h := startSession(t, PeerConfig{ASN: 65001})
+	h.r.next(bgp.BGP_MSG_OPEN)
+	h.r.send(open(65001, 90, "192.0.2.2", bgp.NewCapMultiProtocol(bgp.RF_IPv4_UC)))
+	h.r.next(bgp.BGP_MSG_KEEPALIVE)
+	h.r.send(bgp.NewBGPKeepAliveMessage())
+	h.event(PeerUp)
+	p := netip.MustParsePrefix("10.2.0.0/16")
+	h.r.send(bgp.NewBGPUpdateMessage(nil, []bgp.PathAttributeInterface{
+		bgp.NewPathAttributeOrigin(0),
+		bgp.NewPathAttributeAsPath([]bgp.AsPathParamInterface{bgp.NewAsPathParam(bgp.BGP_ASPATH_ATTR_TYPE_SEQ, []uint16{65001, bgp.AS_TRANS, 3})}),
+		bgp.NewPathAttributeNextHop("192.0.2.2"),
+		bgp.NewPathAttributeAs4Path([]*bgp.As4PathParam{bgp.NewAs4PathParam(bgp.BGP_ASPATH_ATTR_TYPE_SEQ, []uint32{4200000001, 3})}),
+	}, []*bgp.IPAddrPrefix{bgp.NewIPAddrPrefix(16, "10.2.0.0")}))
+	a := h.event(Update).Update.Announced
+	require.Len(t, a, 1)
+	assert.Equal(t, p, a[0].Prefix)
+	var asns []uint32
+	for _, s := range a[0].ASPath {
+		asns = append(asns, s.ASNs...)
+	}
+	assert.Equal(t, []uint32{65001, 4200000001, 3}, asns)
+}
+
+// TestMalformedUpdateTreatAsWithdraw: an UPDATE with an invalid ORIGIN withdraws its
+// prefixes (RFC 7606) and is counted; the session stays up and reads the next UPDATE.
+func TestMalformedUpdateTreatAsWithdraw(t *testing.T) {
+	h := startSession(t, PeerConfig{})
+	h.establish(90)
+	bad := update4("10.3.0.0/16", []uint32{65001})
+	bad.Body.(*bgp.BGPUpdate).PathAttributes[0] = bgp.NewPathAttributeOrigin(7)
+	h.r.send(bad)
+	mal := h.event(Malformed)
+	assert.Contains(t, mal.Reason, "treated as withdraw")
+	u := h.event(Update)
+	assert.Empty(t, u.Update.Announced)
+	require.Len(t, u.Update.Withdrawn, 1)
+	assert.Equal(t, netip.MustParsePrefix("10.3.0.0/16"), u.Update.Withdrawn[0].Prefix)
+	h.r.send(update4("10.4.0.0/16", []uint32{65001}))
+	assert.Len(t, h.event(Update).Update.Announced, 1)
+	h.noEvent(PeerDown)
+}
+
+// TestBadMarker: a header without the all-ones marker ends the session with MESSAGE
+// HEADER ERROR / Connection Not Synchronized.
+func TestBadMarker(t *testing.T) {
+	h := startSession(t, PeerConfig{})
+	h.establish(90)
+	b, _ := bgp.NewBGPKeepAliveMessage().Serialize()
+	b[3] = 0
+	h.r.sendRaw(b)
+	n := h.r.next(bgp.BGP_MSG_NOTIFICATION).Body.(*bgp.BGPNotification)
+	assert.EqualValues(t, bgp.BGP_ERROR_MESSAGE_HEADER_ERROR, n.ErrorCode)
+	assert.EqualValues(t, bgp.BGP_ERROR_SUB_CONNECTION_NOT_SYNCHRONIZED, n.ErrorSubcode)
+	down := h.event(PeerDown)
+	assert.Contains(t, down.Reason, "notification-sent code 1(header)")
+}
+
+// TestStopSendsCease: stopping the speaker closes the session with CEASE / Administrative
+// Shutdown; the down is reported as the speaker stopping.
+func TestStopSendsCease(t *testing.T) {
+	h := startSession(t, PeerConfig{})
+	h.establish(90)
+	h.s.cancel()
+	n := h.r.next(bgp.BGP_MSG_NOTIFICATION).Body.(*bgp.BGPNotification)
+	assert.EqualValues(t, bgp.BGP_ERROR_CEASE, n.ErrorCode)
+	assert.EqualValues(t, bgp.BGP_ERROR_SUB_ADMINISTRATIVE_SHUTDOWN, n.ErrorSubcode)
+	assert.Equal(t, "speaker-stopped", h.event(PeerDown).Reason)
+}
+
+// TestListenerCollision: a passive peer's second connection, while the first is
+// established, gets CEASE / Connection Collision Resolution; an address that is not a
+// configured peer is refused; Stop releases the port and every goroutine.
+func TestListenerCollision(t *testing.T) {
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	require.NoError(t, err)
+	port := ln.Addr().(*net.TCPAddr).Port
+	require.NoError(t, ln.Close())
+	events := make(chan Event, 100)
+	s, err := Start(Config{ASN: 65000, RouterID: netip.MustParseAddr("192.0.2.1"), ListenAddresses: []string{"127.0.0.1"}, ListenPort: int32(port),
+		Peers: []PeerConfig{{Address: netip.MustParseAddr("127.0.0.1"), ASN: 65001, Passive: true}}}, zaptest.NewLogger(t), func(e Event) { events <- e })
+	require.NoError(t, err)
+	defer s.Stop()
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+
+	first, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	defer first.Close()
+	r := &remote{t: t, c: first}
+	r.send(open(65001, 90, "192.0.2.2", bgp.NewCapFourOctetASNumber(65001)))
+	r.send(bgp.NewBGPKeepAliveMessage())
+	go func() { _, _ = io.Copy(io.Discard, first) }()
+	deadline := time.After(20 * time.Second)
+	for up := false; !up; {
+		select {
+		case e := <-events:
+			up = e.Kind == PeerUp
+		case <-deadline:
+			t.Fatal("no session")
+		}
+	}
+
+	second, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	defer second.Close()
+	_ = second.SetReadDeadline(time.Now().Add(20 * time.Second))
+	buf := make([]byte, 4096)
+	n, err := io.ReadAtLeast(second, buf, bgp.BGP_HEADER_LENGTH+2)
+	require.NoError(t, err)
+	m, err := bgp.ParseBGPMessage(buf[:n])
+	require.NoError(t, err)
+	nb, ok := m.Body.(*bgp.BGPNotification)
+	require.True(t, ok, "a NOTIFICATION, got type %d", m.Header.Type)
+	assert.EqualValues(t, bgp.BGP_ERROR_CEASE, nb.ErrorCode)
+	assert.EqualValues(t, bgp.BGP_ERROR_SUB_CONNECTION_COLLISION_RESOLUTION, nb.ErrorSubcode)
+
+	// 127.0.0.9 is no peer: the connection is closed without a byte.
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 9)}}
+	stranger, err := d.Dial("tcp", addr)
+	require.NoError(t, err)
+	defer stranger.Close()
+	_ = stranger.SetReadDeadline(time.Now().Add(20 * time.Second))
+	_, err = stranger.Read(buf)
+	assert.ErrorIs(t, err, io.EOF)
+
+	infos, _ := s.Peers(context.Background())
+	require.Len(t, infos, 1)
+	assert.True(t, infos[0].Established, "the first session survives the collision")
+}
+
+// FuzzSession feeds arbitrary bytes to an established session: whatever they are, the
+// session ends cleanly (no panic, no hang) when the bytes run out, and every Update event
+// holds only valid prefixes.
+func FuzzSession(f *testing.F) {
+	seed := func(ms ...*bgp.BGPMessage) []byte {
+		var out []byte
+		for _, m := range ms {
+			b, _ := m.Serialize()
+			out = append(out, b...)
+		}
+		return out
+	}
+	good := seed(update4("10.1.0.0/16", []uint32{65001, 12076}), bgp.NewBGPKeepAliveMessage())
+	f.Add(good)
+	f.Add(good[:30])
+	bad := update4("10.3.0.0/16", []uint32{65001})
+	bad.Body.(*bgp.BGPUpdate).PathAttributes[0] = bgp.NewPathAttributeOrigin(9)
+	f.Add(seed(bad))
+	long := append([]byte(nil), good...)
+	binary.BigEndian.PutUint16(long[16:18], 5000)
+	f.Add(long)
+	short := append([]byte(nil), good...)
+	binary.BigEndian.PutUint16(short[16:18], 10)
+	f.Add(short)
+	typ := append([]byte(nil), good...)
+	typ[18] = 9
+	f.Add(typ)
+	f.Add(seed(bgp.NewBGPNotificationMessage(6, 2, nil)))
+	f.Add(seed(bgp.NewBGPRouteRefreshMessage(1, 0, 1)))
+	f.Add(seed(open(65001, 90, "192.0.2.2")))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		events := make(chan Event, 1<<16)
+		s := &Speaker{cfg: Config{ASN: 65000, RouterID: netip.MustParseAddr("192.0.2.1")}, logger: zap.NewNop(),
+			emit: func(e Event) {
+				select {
+				case events <- e:
+				default:
+				}
+			}, peers: map[netip.Addr]*peer{}}
+		s.ctx, s.cancel = context.WithCancel(context.Background())
+		defer s.cancel()
+		p := newPeer(s, PeerConfig{Address: netip.MustParseAddr("192.0.2.2"), ASN: 65001})
+		local, far := net.Pipe()
+		done := make(chan struct{})
+		go func() { defer close(done); p.session(local) }()
+		go func() { _, _ = io.Copy(io.Discard, far) }()
+		pre := seed(open(65001, 90, "192.0.2.2", bgp.NewCapMultiProtocol(bgp.RF_IPv4_UC), bgp.NewCapMultiProtocol(bgp.RF_IPv6_UC),
+			bgp.NewCapFourOctetASNumber(65001)), bgp.NewBGPKeepAliveMessage())
+		_ = far.SetWriteDeadline(time.Now().Add(5 * time.Second))
+		_, _ = far.Write(pre)
+		_, _ = far.Write(data)
+		_ = far.Close()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the session did not end when the connection closed")
+		}
+		close(events)
+		for e := range events {
+			if e.Kind != Update {
+				continue
+			}
+			for _, a := range e.Update.Announced {
+				if !a.Prefix.IsValid() {
+					t.Fatalf("invalid prefix announced: %+v", a)
+				}
+			}
+		}
+	})
+}
