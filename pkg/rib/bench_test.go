@@ -117,6 +117,14 @@ func allOff(c *Config) {
 	c.AdjacencyFlap.Enabled, c.MOAS.Enabled, c.OriginChange.Enabled, c.PrefixCount.Enabled = false, false, false, false
 }
 
+// scopeAzure scopes the overlap analysis as the receiver does by default:
+// every class but other. The synthetic table is class other but for the
+// few hundred prefixes whose random AS path contains 12076 (expressroute)
+// or ends in 65515-65520 (azure).
+func scopeAzure(c *Config) {
+	c.Overlap.Classes = []Class{ClassExpressRoute, ClassAzure, ClassVPN, ClassNVA, ClassOnPrem}
+}
+
 // BenchmarkAnnounce ingests the synthetic full table into an empty RIB per
 // iteration (run it with -benchtime=1x or 3x) and reports the ingest rate
 // and the heap held by the loaded RIB per route.
@@ -129,12 +137,19 @@ func BenchmarkAnnounce(b *testing.B) {
 		{"analyses=off", allOff},
 		{"analyses=on", func(*Config) {}},
 		{"analyses=on,overlap=off", func(c *Config) { c.Overlap.Enabled = false }},
+		{"analyses=on,overlap=scoped", scopeAzure},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			var events int
+			b.ReportAllocs()
+			var events, overlaps int
 			cfg := DefaultConfig()
 			bc.edit(&cfg)
-			cfg.OnEvent = func(Event) { events++ }
+			cfg.OnEvent = func(e Event) {
+				events++
+				if e.Kind == EventOverlap && e.Phase == PhaseStart {
+					overlaps++
+				}
+			}
 			var bytesPerRoute float64
 			var active Active
 			var st Stats
@@ -160,7 +175,66 @@ func BenchmarkAnnounce(b *testing.B) {
 			b.ReportMetric(bytesPerRoute, "B/route")
 			b.ReportMetric(float64(st.Prefixes()), "prefixes")
 			b.ReportMetric(float64(st.Intern.Attrs), "attrsets")
-			b.Logf("%s: %+v; intern %+v; active %+v; %d events", bc.name, st.Prefixes(), st.Intern, active, events/b.N)
+			b.ReportMetric(float64(overlaps)/float64(b.N), "overlaps")
+			b.Logf("%s: %+v; intern %+v; active %+v; %d events; paths by class %v", bc.name, st.Prefixes(), st.Intern, active, events/b.N, st.PathsByClass)
+		})
+	}
+}
+
+// BenchmarkReannounce is the cost of the overlap analysis for an
+// announcement that changes the origin of a prefix of the loaded full
+// table (every other analysis off): each op re-announces one of 4096
+// random table prefixes with one of two AS paths, alternately, so that its
+// origin changes every time and the overlap analysis runs. "all" considers
+// every class (the whole table is walked around the prefix), "scoped" every
+// class but other (only the table of in-scope prefixes is looked at, for
+// an out-of-scope prefix).
+func BenchmarkReannounce(b *testing.B) {
+	s := synthetic()
+	for _, bc := range []struct {
+		name string
+		edit func(*Config)
+	}{
+		{"overlap=off", func(c *Config) { allOff(c) }},
+		{"overlap=all", func(c *Config) { allOff(c); c.Overlap.Enabled = true }},
+		{"overlap=scoped", func(c *Config) { allOff(c); c.Overlap.Enabled = true; scopeAzure(c) }},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			var events int
+			cfg := DefaultConfig()
+			bc.edit(&cfg)
+			cfg.OnEvent = func(Event) { events++ }
+			r, err := New(cfg)
+			if err != nil {
+				b.Fatal(err)
+			}
+			s.load(b, r, t0)
+			rng := rand.New(rand.NewPCG(5, 6))
+			pfxs := make([]netip.Prefix, 4096)
+			for i := range pfxs {
+				pfxs[i] = s.prefixes[rng.IntN(len(s.prefixes))]
+			}
+			// Two paths of other origins, class other, and their attribute
+			// sets interned once before the timer starts.
+			paths := [2][]Segment{Seq(64500, 64999, 64601), Seq(64500, 64999, 64602)}
+			p := Path{NextHop: transit.Addr, LocalPref: 100, HasLocalPref: true}
+			ann := func(i int) {
+				p.Prefix, p.ASPath = pfxs[i&(len(pfxs)-1)], paths[(i>>12)&1]
+				if err := r.Announce(t0, transit, p); err != nil {
+					b.Fatal(err)
+				}
+			}
+			for i := range 2 * len(pfxs) {
+				ann(i)
+			}
+			events = 0
+			b.ReportAllocs()
+			i := 2 * len(pfxs)
+			for b.Loop() {
+				ann(i)
+				i++
+			}
+			b.ReportMetric(float64(events)/float64(i-2*len(pfxs)), "events/op")
 		})
 	}
 }

@@ -80,17 +80,38 @@
 //
 // Overlap ([EventOverlap]): prefixes P and Q overlap when one strictly
 // contains the other, both have at least one known origin, they have no
-// origin in common, and no [OverlapAllow] entry covers the pair. A prefix is
-// in the condition while it overlaps at least one other prefix; the start
-// event lists the prefixes that caused it (Related) and its origins. Two
-// VNets announcing 10.1.0.0/16 and 10.1.128.0/17 from different origins open
-// two conditions, one per prefix. An equal prefix with several origins is
+// origin in common, at least one of them is in the scope of the analysis
+// (see below; by default every prefix is), and no [OverlapAllow] entry
+// covers the pair. A prefix is in the condition while it overlaps at least
+// one other prefix; the start event lists the prefixes that caused it
+// (Related) and its origins. Two VNets announcing 10.1.0.0/16 and
+// 10.1.128.0/17 from different origins open two conditions, one per
+// prefix. An equal prefix with several origins is
 // the MOAS condition, not an overlap. Aggregation inside one AS (a /16 and
 // its /24s from the same origin) is not an overlap. Two VNets behind the
 // same gateway both have origin 65515 and cannot be told apart this way.
 // The analysis walks the supernets and subnets of a prefix only when its
-// set of origins changes. On an Internet table most more-specifics overlap
-// a covering prefix of another origin: allow-list or switch it off there.
+// set of origins or its scope changes. On an Internet table most
+// more-specifics overlap a covering prefix of another origin: scope the
+// analysis, allow-list, or switch it off there.
+//
+// [OverlapConfig].Classes scopes the analysis by class: a prefix is in
+// scope while at least one of its paths has one of these classes, and a
+// pair is considered only when at least one of its two prefixes is in
+// scope (empty: every class, every pair). Scoped to every class but other
+// (the receiver's default), an Internet table of class other raises no
+// overlap among its own prefixes, while a VNet (azure) overlapped by an
+// on-premises prefix, or by an Internet prefix, still does. Scope is
+// re-evaluated on every change of a prefix's paths, like its origins: when
+// the last in-scope path of a prefix goes (withdrawn, replaced by a path
+// of another class, its session down), the overlaps that held only through
+// it resolve, and they start again when an in-scope path is announced,
+// whichever prefix of the pair came first. A covering prefix in scope (a
+// default route or an on-premises summary learned over ExpressRoute) still
+// overlaps every more-specific of another origin. The prefixes in scope
+// are also kept in a second, small trie: a change of an out-of-scope
+// prefix looks for overlapping prefixes there only, and costs one descent
+// of it when there are none.
 //
 // Lost redundancy ([EventLostRedundancy]): the condition opens when a
 // change takes a prefix from at least [RedundancyConfig.MinPaths] (default

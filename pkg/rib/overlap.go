@@ -1,12 +1,23 @@
 package rib
 
 import (
+	"fmt"
 	"net/netip"
+
+	"github.com/gaissmai/bart"
 )
 
 // OverlapConfig configures the overlap analysis.
 type OverlapConfig struct {
 	Enabled bool
+	// Classes scopes the analysis: a pair of prefixes is considered only
+	// when at least one of the two has a path of one of these classes (a
+	// prefix is in scope while it has such a path). Empty, or every class,
+	// means every pair. Listing every class but ClassOther keeps the
+	// overlaps that involve Azure, ExpressRoute, VPN, NVA or on-premises
+	// space and drops those between two prefixes whose paths are all of
+	// class other, such as the more-specifics of an Internet table.
+	Classes []Class
 	// Allow lists overlaps to ignore. See OverlapAllow.
 	Allow []OverlapAllow
 }
@@ -19,6 +30,46 @@ type OverlapConfig struct {
 type OverlapAllow struct {
 	Prefix netip.Prefix
 	Other  netip.Prefix
+}
+
+// allClasses is the class mask of every class.
+const allClasses = 1<<NumClasses - 1
+
+// overlapScope returns the class mask of classes (every class when empty).
+func overlapScope(classes []Class) (uint8, error) {
+	if len(classes) == 0 {
+		return allClasses, nil
+	}
+	var m uint8
+	for i, c := range classes {
+		if int(c) >= NumClasses {
+			return 0, fmt.Errorf("rib: overlap classes[%d]: invalid class %d", i, c)
+		}
+		m |= 1 << c
+	}
+	return m, nil
+}
+
+// inScope reports whether a prefix with these paths is in the scope of the
+// overlap analysis: always when the scope is every class, else when one of
+// its paths has a class of the scope (so never for a prefix without paths).
+func (r *RIB) inScope(routes []route) bool {
+	if r.scopeAll {
+		return true
+	}
+	for _, rt := range routes {
+		if r.scopeMask&(1<<rt.attrs.Class) != 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// scopedConflict is the overlap relation of two prefixes that contain one
+// another, the allow list aside: origins conflict and at least one of the
+// two is in scope.
+func scopedConflict(aO []uint32, aS bool, bO []uint32, bS bool) bool {
+	return (aS || bS) && originConflict(aO, bO)
 }
 
 type overlapState struct {
@@ -62,22 +113,45 @@ func originConflict(a, b []uint32) bool {
 	return true
 }
 
-// overlapUpdate is called when the origin set of pfx changed from oldO to
-// newO. Each prefix keeps the number of other prefixes it conflicts with;
-// the conflict of a pair depends only on the two origin sets, so walking the
-// supernets and subnets of pfx and re-evaluating each pair keeps every count
-// exact. A count leaving zero opens the condition for that prefix, a count
-// reaching zero closes it.
-func (r *RIB) overlapUpdate(t int64, pfx netip.Prefix, routes []route, oldO, newO []uint32) {
+// overlapUpdate is called when the origin set or the scope of pfx changed,
+// from (oldO, oldS) to (newO, newS). Each prefix keeps the number of other
+// prefixes it conflicts with; the conflict of a pair depends only on the two
+// origin sets and scopes, so re-evaluating every pair (pfx, q) keeps every
+// count exact. A count leaving zero opens the condition for that prefix, a
+// count reaching zero closes it.
+//
+// The pairs to re-evaluate are those with a prefix q that contains or lies
+// inside pfx. When pfx is out of scope before and after, only an in-scope q
+// can be in conflict with it, before or after, so the walk is over the
+// table of in-scope prefixes, and is skipped when none of them overlaps
+// pfx: an Internet prefix costs one descent of that (small) table.
+func (r *RIB) overlapUpdate(t int64, pfx netip.Prefix, routes []route, oldO, newO []uint32, oldS, newS bool) {
+	tbl := &r.table
+	if !oldS && !newS {
+		if !r.scoped.OverlapsPrefix(pfx) {
+			return
+		}
+		tbl = &r.scoped
+	}
+	r.overlapWalk(t, tbl, pfx, routes, oldO, newO, oldS, newS)
+}
+
+// overlapWalk re-evaluates the pairs of pfx with the prefixes of tbl that
+// contain it or lie inside it.
+func (r *RIB) overlapWalk(t int64, tbl *bart.Table[*entry], pfx netip.Prefix, routes []route, oldO, newO []uint32, oldS, newS bool) {
 	delta := 0
 	var newly []netip.Prefix
 	visit := func(q netip.Prefix, qe *entry) {
 		if q == pfx || len(qe.routes) == 0 {
 			return
 		}
+		qS := r.inScope(qe.routes)
+		if !oldS && !newS && !qS {
+			return
+		}
 		var buf [8]uint32
 		qO := r.originSet(qe.routes, buf[:0])
-		was, is := originConflict(oldO, qO), originConflict(newO, qO)
+		was, is := scopedConflict(oldO, oldS, qO, qS), scopedConflict(newO, newS, qO, qS)
 		if was == is || r.overlapAllowed(pfx, q) {
 			return
 		}
@@ -90,10 +164,10 @@ func (r *RIB) overlapUpdate(t int64, pfx netip.Prefix, routes []route, oldO, new
 			r.overlapAdd(t, q, qe.routes, qO, -1, nil)
 		}
 	}
-	for q, qe := range r.table.Supernets(pfx) {
+	for q, qe := range tbl.Supernets(pfx) {
 		visit(q, qe)
 	}
-	for q, qe := range r.table.Subnets(pfx) {
+	for q, qe := range tbl.Subnets(pfx) {
 		visit(q, qe)
 	}
 	if delta != 0 {

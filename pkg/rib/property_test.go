@@ -135,17 +135,33 @@ func (o *openConditions) count(k EventKind) int {
 	return n
 }
 
+// inScope: a prefix with these routes is in the scope of the overlap
+// analysis (every prefix with routes when scope is empty).
+func (m *naive) inScope(keys []mkey, scope []Class) bool {
+	for _, k := range keys {
+		if len(scope) == 0 || slices.Contains(scope, naiveClass(k, m.routes[k])) {
+			return true
+		}
+	}
+	return false
+}
+
 func TestPropertyAgainstNaiveModel(t *testing.T) {
-	for seed := uint64(1); seed <= 8; seed++ {
-		t.Run(fmt.Sprint(seed), func(t *testing.T) { propertyRun(t, seed, 1500) })
+	// The overlap analysis over every class, then scoped: to Azure space
+	// only, and to ExpressRoute and on-premises (no rule gives onprem here).
+	for _, scope := range [][]Class{nil, {ClassAzure}, {ClassExpressRoute, ClassOnPrem}} {
+		for seed := uint64(1); seed <= 8; seed++ {
+			t.Run(fmt.Sprint(scope, seed), func(t *testing.T) { propertyRun(t, seed, 1500, scope) })
+		}
 	}
 }
 
-func propertyRun(t *testing.T, seed uint64, steps int) {
+func propertyRun(t *testing.T, seed uint64, steps int, scope []Class) {
 	rng := rand.New(rand.NewPCG(seed, 42))
 	conds := &openConditions{t: t, open: map[string]Event{}, starts: map[EventKind]int{}}
 	cfg := DefaultConfig()
 	cfg.OnEvent = conds.add
+	cfg.Overlap.Classes = scope
 	cfg.Overlap.Allow = []OverlapAllow{{Prefix: mp("10.1.2.0/24")}}
 	cfg.PrefixCount.MinBaseline = 2
 	r, err := New(cfg)
@@ -200,7 +216,7 @@ func propertyRun(t *testing.T, seed uint64, steps int) {
 		default:
 			r.Tick(now)
 		}
-		checkModel(t, step, r, m, conds, addrs, prefixes)
+		checkModel(t, step, r, m, conds, addrs, prefixes, scope)
 	}
 
 	// The run must have exercised every analysis.
@@ -216,20 +232,25 @@ func propertyRun(t *testing.T, seed uint64, steps int) {
 		r.PeerDown(now, pe)
 	}
 	m.routes = map[mkey]mval{}
-	checkModel(t, steps, r, m, conds, addrs, prefixes)
+	checkModel(t, steps, r, m, conds, addrs, prefixes, scope)
 	r.Tick(now.Add(24 * time.Hour))
 	if st := r.Stats(); st.Intern != (InternStats{}) || st.Paths != 0 || st.Prefixes() != 0 {
 		t.Fatalf("left behind: %+v", st)
 	}
-	if len(r.overlap)+len(r.redundancy)+len(r.moas)+len(r.flaps) != 0 {
-		t.Fatalf("analysis state left: %d %d %d %d", len(r.overlap), len(r.redundancy), len(r.moas), len(r.flaps))
+	if len(r.overlap)+len(r.redundancy)+len(r.moas)+len(r.flaps)+r.scoped.Size() != 0 {
+		t.Fatalf("analysis state left: %d %d %d %d %d", len(r.overlap), len(r.redundancy), len(r.moas), len(r.flaps), r.scoped.Size())
 	}
 	if a := r.Active(); a.Overlap+a.LostRedundancy+a.MOAS+a.Flap+a.AdjacencyFlap != 0 {
 		t.Fatalf("active left: %+v", a)
 	}
 }
 
-func checkModel(t *testing.T, step int, r *RIB, m *naive, conds *openConditions, addrs []netip.Addr, prefixes []netip.Prefix) {
+func (r *RIB) entryOf(p netip.Prefix) *entry {
+	e, _ := r.table.Get(p)
+	return e
+}
+
+func checkModel(t *testing.T, step int, r *RIB, m *naive, conds *openConditions, addrs []netip.Addr, prefixes []netip.Prefix, scope []Class) {
 	t.Helper()
 	byPrefix := m.prefixes()
 	st := r.Stats()
@@ -279,6 +300,21 @@ func checkModel(t *testing.T, step int, r *RIB, m *naive, conds *openConditions,
 			t.Fatalf("step %d: LongestMatch(%v) = %v %d %v, want %v", step, a, got, len(routes), ok, best)
 		}
 	}
+	// The table of in-scope prefixes (kept only for a scope narrower than
+	// every class).
+	nScoped := 0
+	for p, keys := range byPrefix {
+		want := len(scope) > 0 && m.inScope(keys, scope)
+		if want {
+			nScoped++
+		}
+		if e, ok := r.scoped.Get(p); ok != want || (ok && e != r.entryOf(p)) {
+			t.Fatalf("step %d: %v in the scoped table: %v, want %v", step, p, ok, want)
+		}
+	}
+	if r.scoped.Size() != nScoped {
+		t.Fatalf("step %d: %d scoped prefixes, want %d", step, r.scoped.Size(), nScoped)
+	}
 	// Overlaps, and the overlap and MOAS conditions.
 	for _, p := range prefixes {
 		var wantOv []netip.Prefix
@@ -287,6 +323,7 @@ func checkModel(t *testing.T, step int, r *RIB, m *naive, conds *openConditions,
 			if contains(q, p) || contains(p, q) {
 				wantOv = append(wantOv, q)
 				if _, ok := byPrefix[p]; ok && originConflict(m.origins(byPrefix[p]), m.origins(keys)) &&
+					(m.inScope(byPrefix[p], scope) || m.inScope(keys, scope)) &&
 					!prefixWithin(p, mp("10.1.2.0/24")) && !prefixWithin(q, mp("10.1.2.0/24")) {
 					conflict = true
 				}

@@ -71,11 +71,17 @@ type RIB struct {
 
 	prefixAnalyses bool // any analysis that looks at prefixes is on
 	allow          []OverlapAllow
+	scopeAll       bool  // the overlap analysis considers every class
+	scopeMask      uint8 // else the classes it considers (1<<Class)
 	overlap        map[netip.Prefix]*overlapState
 	redundancy     map[netip.Prefix]*redundancyState
 	moas           map[netip.Prefix]*moasState
 	flaps          map[netip.Prefix]*flapState
 	active         Active
+
+	// scoped holds the prefixes in the scope of the overlap analysis (the
+	// same entries as table), kept only when the scope is not every class.
+	scoped bart.Table[*entry]
 }
 
 // entry is the value stored in the trie for one prefix: its paths, at most
@@ -172,6 +178,10 @@ func New(cfg Config) (*RIB, error) {
 		moas:       make(map[netip.Prefix]*moasState),
 		flaps:      make(map[netip.Prefix]*flapState),
 	}
+	if r.scopeMask, err = overlapScope(cfg.Overlap.Classes); err != nil {
+		return nil, err
+	}
+	r.scopeAll = r.scopeMask == allClasses
 	for i, a := range cfg.Overlap.Allow {
 		if !a.Prefix.IsValid() || (a.Other != netip.Prefix{} && !a.Other.IsValid()) {
 			return nil, fmt.Errorf("rib: overlap allow entry %d: invalid prefix", i)
@@ -238,6 +248,7 @@ func (r *RIB) originSet(routes []route, dst []uint32) []uint32 {
 type snapshot struct {
 	origins  []uint32
 	distinct int
+	scoped   bool // in the scope of the overlap analysis
 }
 
 func (r *RIB) snap(routes []route, buf []uint32) snapshot {
@@ -245,26 +256,41 @@ func (r *RIB) snap(routes []route, buf []uint32) snapshot {
 	if r.cfg.Overlap.Enabled || r.cfg.MOAS.Enabled {
 		s.origins = r.originSet(routes, buf)
 	}
+	if r.cfg.Overlap.Enabled {
+		s.scoped = r.inScope(routes)
+	}
 	if r.cfg.Redundancy.Enabled {
 		s.distinct = r.distinctPaths(routes)
 	}
 	return s
 }
 
-// afterChange runs the prefix analyses once the routes of pfx have changed.
-func (r *RIB) afterChange(t int64, pfx netip.Prefix, routes []route, before snapshot, penalty float64) {
+// afterChange runs the prefix analyses once the routes of e, the entry of
+// pfx, have changed.
+func (r *RIB) afterChange(t int64, pfx netip.Prefix, e *entry, before snapshot, penalty float64) {
+	routes := e.routes
 	var buf [8]uint32
 	after := r.snap(routes, buf[:0])
 	if r.cfg.Redundancy.Enabled {
 		r.redundancyUpdate(t, pfx, routes, before.distinct, after.distinct)
 	}
-	if !slices.Equal(before.origins, after.origins) {
-		if r.cfg.Overlap.Enabled {
-			r.overlapUpdate(t, pfx, routes, before.origins, after.origins)
+	originsChanged := !slices.Equal(before.origins, after.origins)
+	if r.cfg.Overlap.Enabled {
+		scopeChanged := before.scoped != after.scoped
+		if scopeChanged {
+			if after.scoped {
+				r.scoped.Insert(pfx, e)
+			} else {
+				r.scoped.Delete(pfx)
+			}
 		}
-		if r.cfg.MOAS.Enabled {
-			r.moasUpdate(t, pfx, routes, after.origins)
+		// Without origins a prefix conflicts with none, in or out of scope.
+		if originsChanged || (scopeChanged && len(after.origins) > 0) {
+			r.overlapUpdate(t, pfx, routes, before.origins, after.origins, before.scoped, after.scoped)
 		}
+	}
+	if originsChanged && r.cfg.MOAS.Enabled {
+		r.moasUpdate(t, pfx, routes, after.origins)
 	}
 	if r.cfg.Flap.Enabled && penalty > 0 {
 		r.flapAdd(t, pfx, routes, penalty)
@@ -333,7 +359,7 @@ func (r *RIB) Announce(now time.Time, peer Peer, p Path) error {
 		r.count(ps, fam, attrs.Class, +1)
 	}
 	if r.prefixAnalyses {
-		r.afterChange(t, pfx, e.routes, before, penalty)
+		r.afterChange(t, pfx, e, before, penalty)
 	}
 	if replaced != nil {
 		r.in.releaseAttrs(replaced)
@@ -389,7 +415,7 @@ func (r *RIB) WithdrawPath(now time.Time, peer Peer, prefix netip.Prefix, id uin
 		r.table.Delete(pfx)
 	}
 	if r.prefixAnalyses {
-		r.afterChange(t, pfx, e.routes, before, penalty)
+		r.afterChange(t, pfx, e, before, penalty)
 	}
 	r.in.releaseAttrs(old.attrs)
 	if r.cfg.PrefixCount.Enabled {
@@ -449,7 +475,7 @@ func (r *RIB) PeerDown(now time.Time, peer Peer) {
 				r.emit(Event{Kind: EventWithdraw, Phase: PhaseInstant, Time: timeOf(t), Prefix: pfx, Peer: peer, PathID: rt.id})
 			}
 			if r.prefixAnalyses {
-				r.afterChange(t, pfx, e.routes, before, 0)
+				r.afterChange(t, pfx, e, before, 0)
 			}
 			for _, rt := range removed {
 				r.in.releaseAttrs(rt.attrs)

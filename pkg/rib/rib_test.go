@@ -289,6 +289,147 @@ func TestOverlapVNets(t *testing.T) {
 	}
 }
 
+// azureScope is the scope of the receiver's default: every class but other.
+var azureScope = []Class{ClassExpressRoute, ClassAzure, ClassVPN, ClassNVA, ClassOnPrem}
+
+var (
+	// A transit peer with an Internet table (class other) and an
+	// on-premises router (class onprem by a rule on its ASN).
+	isp    = Peer{Addr: ma("203.0.113.1"), ASN: 64500, Name: "isp"}
+	onprem = Peer{Addr: ma("192.168.1.1"), ASN: 65001, Name: "onprem"}
+)
+
+func scoped(c *Config) {
+	c.Overlap.Classes = azureScope
+	c.Classes.Rules = append([]ClassRule{{Class: ClassOnPrem, OriginASNs: []uint32{65001}}}, DefaultClassConfig().Rules...)
+}
+
+func TestOverlapScopeInternet(t *testing.T) {
+	internet := func(r *RIB) {
+		// A covering prefix and a more-specific of another origin, both
+		// class other.
+		announce(t, r, at(0), isp, "8.0.0.0/12", "203.0.113.1", 64500, 3356)
+		announce(t, r, at(time.Second), isp, "8.8.8.0/24", "203.0.113.1", 64500, 3356, 15169)
+		r.Withdraw(at(time.Minute), isp, mp("8.8.8.0/24"))
+	}
+	r, rec := newRIB(t, scoped)
+	internet(r)
+	if evs := rec.take(EventOverlap); len(evs) != 0 {
+		t.Fatalf("class other only: want no overlap, got %+v", evs)
+	}
+	if r.scoped.Size() != 0 || len(r.overlap) != 0 {
+		t.Fatalf("scoped %d, overlap state %v", r.scoped.Size(), r.overlap)
+	}
+	// Unscoped (the package default), the same table overlaps.
+	r, rec = newRIB(t, nil)
+	internet(r)
+	if evs := rec.take(EventOverlap); len(evs) != 4 {
+		t.Fatalf("unscoped: want two starts and two resolutions, got %+v", evs)
+	}
+	if _, err := New(Config{Overlap: OverlapConfig{Enabled: true, Classes: []Class{ClassAzure, NumClasses}}}); err == nil {
+		t.Fatal("invalid class accepted")
+	}
+}
+
+// An on-premises prefix overlapping a VNet is an overlap, and so is an
+// Internet prefix (class other) overlapping either, in either order.
+func TestOverlapScopeVNet(t *testing.T) {
+	r, rec := newRIB(t, scoped)
+	defer rec.none(t)
+	announce(t, r, at(0), rs0, "10.1.0.0/16", "10.1.0.4", 65515)
+	announce(t, r, at(time.Second), onprem, "10.1.128.0/17", "192.168.1.1", 65001)
+	evs := rec.take(EventOverlap)
+	if len(evs) != 2 {
+		t.Fatalf("want two overlap starts, got %+v", evs)
+	}
+	for _, e := range evs {
+		wantEvent(t, e, EventOverlap, PhaseStart, "", at(time.Second))
+	}
+	if cl := r.Routes(mp("10.1.128.0/17"))[0].Attrs.Class; cl != ClassOnPrem {
+		t.Fatalf("class %v", cl)
+	}
+	// An out-of-scope supernet arriving later overlaps both in-scope prefixes.
+	announce(t, r, at(2*time.Second), isp, "10.0.0.0/8", "203.0.113.1", 64500, 64999)
+	evs = rec.take(EventOverlap)
+	if len(evs) != 1 {
+		t.Fatalf("want one start (the /8), got %+v", evs)
+	}
+	wantEvent(t, evs[0], EventOverlap, PhaseStart, "10.0.0.0/8", at(2*time.Second))
+	if !slices.Equal(evs[0].Related, []netip.Prefix{mp("10.1.0.0/16"), mp("10.1.128.0/17")}) {
+		t.Fatalf("related %v", evs[0].Related)
+	}
+	if r.Active().Overlap != 3 || r.scoped.Size() != 2 {
+		t.Fatalf("active %+v, %d scoped", r.Active(), r.scoped.Size())
+	}
+	// The VNet goes: it resolves, the on-premises prefix still overlaps
+	// the /8.
+	r.Withdraw(at(time.Minute), rs0, mp("10.1.0.0/16"))
+	evs = rec.take(EventOverlap)
+	if len(evs) != 1 || r.Active().Overlap != 2 {
+		t.Fatalf("%+v, active %+v", evs, r.Active())
+	}
+	wantEvent(t, evs[0], EventOverlap, PhaseResolved, "10.1.0.0/16", at(time.Minute))
+	// The on-premises prefix goes too: it and the /8 resolve, nothing in
+	// scope is left.
+	r.Withdraw(at(time.Hour), onprem, mp("10.1.128.0/17"))
+	evs = rec.take(EventOverlap)
+	if len(evs) != 2 {
+		t.Fatalf("want the /17 and the /8 resolved, got %+v", evs)
+	}
+	for _, e := range evs {
+		wantEvent(t, e, EventOverlap, PhaseResolved, "", at(time.Hour))
+	}
+	if r.Active().Overlap != 0 || len(r.overlap) != 0 || r.scoped.Size() != 0 {
+		t.Fatalf("active %+v, %d scoped", r.Active(), r.scoped.Size())
+	}
+}
+
+// A prefix is in scope while one of its paths is: the overlap follows the
+// in-scope path (withdrawn, announced again, a class change by replacement,
+// a session down) even when the origins stay the same.
+func TestOverlapScopeFollowsPaths(t *testing.T) {
+	r, rec := newRIB(t, func(c *Config) { scoped(c); c.Redundancy.Enabled = false })
+	defer rec.none(t)
+	const p, q = "192.168.0.0/16", "192.168.1.0/24"
+	pq := func(when time.Time, phase Phase) {
+		t.Helper()
+		evs := rec.take(EventOverlap)
+		if len(evs) != 2 {
+			t.Fatalf("want two %v events, got %+v", phase, evs)
+		}
+		for _, e := range evs {
+			wantEvent(t, e, EventOverlap, phase, "", when)
+		}
+	}
+	// Q, then P, from the ISP (class other): nothing.
+	announce(t, r, at(0), isp, q, "203.0.113.1", 64500, 64502)
+	announce(t, r, at(0), isp, p, "203.0.113.1", 64500, 64501)
+	if evs := rec.take(EventOverlap); len(evs) != 0 {
+		t.Fatalf("%+v", evs)
+	}
+	// P learned over ExpressRoute as well (same origin): P is in scope.
+	announce(t, r, at(time.Second), rs0, p, "10.1.3.4", 65515, 12076, 64501)
+	pq(at(time.Second), PhaseStart)
+	// The ExpressRoute path goes: P is out of scope, the overlap resolves.
+	r.Withdraw(at(2*time.Second), rs0, mp(p))
+	pq(at(2*time.Second), PhaseResolved)
+	// The ISP's path of Q changes to one through 12076 (class
+	// expressroute, same origin): Q is in scope.
+	announce(t, r, at(3*time.Second), isp, q, "203.0.113.1", 64500, 12076, 64502)
+	pq(at(3*time.Second), PhaseStart)
+	announce(t, r, at(4*time.Second), isp, q, "203.0.113.1", 64500, 64502)
+	pq(at(4*time.Second), PhaseResolved)
+	// Back over ExpressRoute, then the session goes down.
+	announce(t, r, at(5*time.Second), rs0, p, "10.1.3.4", 65515, 12076, 64501)
+	pq(at(5*time.Second), PhaseStart)
+	r.PeerDown(at(6*time.Second), rs0)
+	rec.take(EventWithdraw)
+	pq(at(6*time.Second), PhaseResolved)
+	if r.Active().Overlap != 0 || len(r.overlap) != 0 || r.scoped.Size() != 0 {
+		t.Fatalf("active %+v, %d scoped", r.Active(), r.scoped.Size())
+	}
+}
+
 func TestFlap(t *testing.T) {
 	r, rec := newRIB(t, nil)
 	defer rec.none(t)

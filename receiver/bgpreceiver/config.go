@@ -121,8 +121,25 @@ type EnabledConfig struct {
 
 // OverlapConfig configures the overlap analysis.
 type OverlapConfig struct {
-	Enabled bool                 `mapstructure:"enabled"`
+	Enabled bool `mapstructure:"enabled"`
+	// Classes scopes the analysis: two prefixes overlap only when at least one of them has a
+	// route of one of these classes. Default: every class but other, so that the
+	// more-specifics of an Internet table (class other) do not overlap one another while
+	// anything involving Azure, ExpressRoute, VPN, NVA or on-premises space still does. An
+	// empty list means every class.
+	Classes []string             `mapstructure:"classes"`
 	Allow   []OverlapAllowConfig `mapstructure:"allow"`
+}
+
+// defaultOverlapClasses: every class but other.
+func defaultOverlapClasses() []string {
+	var out []string
+	for c := range rib.Class(rib.NumClasses) {
+		if c != rib.ClassOther {
+			out = append(out, c.String())
+		}
+	}
+	return out
 }
 
 // OverlapAllowConfig: with Other empty, overlaps inside Prefix are ignored; with Other set,
@@ -172,7 +189,7 @@ func createDefaultConfig() *Config {
 		MRT:          MRTConfig{PollInterval: time.Second},
 		Analyses: AnalysesConfig{
 			CollapseASNs: []uint32{65515},
-			Overlap:      OverlapConfig{Enabled: d.Overlap.Enabled},
+			Overlap:      OverlapConfig{Enabled: d.Overlap.Enabled, Classes: defaultOverlapClasses()},
 			Redundancy:   RedundancyConfig{Enabled: d.Redundancy.Enabled, MinPaths: d.Redundancy.MinPaths},
 			Flap: FlapConfig{Enabled: d.Flap.Enabled, HalfLife: d.Flap.HalfLife, WithdrawPenalty: d.Flap.WithdrawPenalty,
 				AttributePenalty: d.Flap.AttributePenalty, Suppress: d.Flap.Suppress, Reuse: d.Flap.Reuse},
@@ -298,6 +315,14 @@ func (c *Config) ribConfig() (rib.Config, error) {
 
 	a := c.Analyses
 	rc.Overlap.Enabled = a.Overlap.Enabled
+	for i, name := range a.Overlap.Classes {
+		cl, err := rib.ParseClass(name)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("analyses.overlap.classes[%d]: %w", i, err))
+			continue
+		}
+		rc.Overlap.Classes = append(rc.Overlap.Classes, cl)
+	}
 	for i, al := range a.Overlap.Allow {
 		p, err := cidrset.ParsePrefix(al.Prefix)
 		if err != nil {

@@ -31,6 +31,17 @@ func loadConfig(t testing.TB, name string) *Config {
 func TestLoadConfig(t *testing.T) {
 	def := loadConfig(t, "")
 	assert.Equal(t, createDefaultConfig(), def, "an empty section gives the defaults")
+	assert.Equal(t, []string{"expressroute", "azure", "vpn", "nva", "onprem"}, def.Analyses.Overlap.Classes, "every class but other")
+	rc, err := def.ribConfig()
+	require.NoError(t, err)
+	assert.Equal(t, []rib.Class{rib.ClassExpressRoute, rib.ClassAzure, rib.ClassVPN, rib.ClassNVA, rib.ClassOnPrem}, rc.Overlap.Classes)
+	assert.NotContains(t, rc.Overlap.Classes, rc.Classes.Default, "routes no rule matches (an Internet table) are out of scope")
+
+	all := loadConfig(t, "allclasses")
+	require.NoError(t, confmap.Validate(all))
+	rc, err = all.ribConfig()
+	require.NoError(t, err)
+	assert.Empty(t, rc.Overlap.Classes, "an empty list: every class")
 	require.NoError(t, confmap.Validate(def), "the defaults run without any peer and without privileges")
 	assert.False(t, def.speakerEnabled())
 	assert.EqualValues(t, -1, def.ListenPort)
@@ -42,8 +53,9 @@ func TestLoadConfig(t *testing.T) {
 	assert.Equal(t, netip.MustParseAddr("10.0.0.5"), sc.Peers[1].Address)
 	assert.EqualValues(t, 2, sc.Peers[1].MultihopTTL)
 	assert.Equal(t, 180*time.Second, sc.Peers[1].HoldTime)
-	rc, err := rs.ribConfig()
+	rc, err = rs.ribConfig()
 	require.NoError(t, err)
+	assert.Equal(t, []rib.Class{rib.ClassAzure, rib.ClassExpressRoute, rib.ClassOnPrem, rib.ClassNVA}, rc.Overlap.Classes)
 	assert.Equal(t, rib.ClassOnPrem, rc.Classes.Rules[0].Class)
 	assert.Equal(t, []uint32{65001}, rc.Classes.Rules[0].OriginASNs)
 	assert.Len(t, rc.Classes.Rules, 2+len(rib.DefaultClassConfig().Rules), "the default rules follow the configured ones")
@@ -83,6 +95,8 @@ func TestValidateErrors(t *testing.T) {
 		{"bmp allowed", func(c *Config) { c.BMP.Allowed = []string{"10.0.0.1/8"} }, []string{"bmp.allowed", "host bits"}},
 		{"class", func(c *Config) { c.Classes = []ClassRuleConfig{{Class: "mars"}} }, []string{"classes[0]"}},
 		{"default class", func(c *Config) { c.DefaultClass = "x" }, []string{"default_class"}},
+		{"overlap classes", func(c *Config) { c.Analyses.Overlap.Classes = []string{"azure", "mars", "Internet"} },
+			[]string{`analyses.overlap.classes[1]: rib: unknown route class "mars"`, `analyses.overlap.classes[2]: rib: unknown route class "Internet"`}},
 		{"flap thresholds", func(c *Config) { c.Analyses.Flap.Reuse = 3000 }, []string{"reuse (3000) must be positive and below suppress (2000)"}},
 		{"min paths", func(c *Config) { c.Analyses.Redundancy.MinPaths = 1 }, []string{"min_paths must be at least 2"}},
 		{"intervals", func(c *Config) { c.MetricsInterval = time.Millisecond; c.QueueSize = 0 }, []string{"metrics_interval", "queue_size"}},

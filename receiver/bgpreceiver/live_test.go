@@ -83,6 +83,9 @@ func TestLiveBIRD(t *testing.T) {
 
 	cfg := baseConfig()
 	cfg.Peers = []PeerConfig{peerConfig("127.0.0.2", pa, 65001, "edge-a"), peerConfig("127.0.0.3", pb, 65002, "edge-b")}
+	// The overlapping prefixes are both class other (no rule names 65001 or 65010), out of
+	// the default overlap scope: every class here.
+	cfg.Analyses.Overlap.Classes = nil
 	logs, metrics := startReceiver(t, cfg)
 
 	eventually(t, 30*time.Second, "both sessions up", func() bool {

@@ -191,6 +191,7 @@ func TestMRTRestartNoRepeats(t *testing.T) {
 		cfg.MRT.Include = []string{filepath.Join(dir, "*.mrt")}
 		cfg.MRT.PollInterval = 20 * time.Millisecond
 		cfg.Storage = &storageID
+		cfg.Analyses.Overlap.Classes = nil // both prefixes are class other: every class
 		require.NoError(t, cfg.Validate())
 		set := receivertest.NewNopSettings(metadata.Type)
 		set.ID = component.NewIDWithName(metadata.Type, "mrt") // stable, as in a collector
