@@ -10,6 +10,7 @@ package speaker
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -382,11 +383,12 @@ func (p *peer) run() {
 	defer p.s.wg.Done()
 	delay := time.Duration(0)
 	for {
-		c := p.connect(delay)
-		if c == nil {
-			return
+		c, outgoing := p.connect(delay)
+		for c != nil {
+			// A session that lost a collision hands over the peer's connection.
+			c = p.session(c, outgoing)
+			outgoing = false
 		}
-		p.session(c)
 		if p.s.ctx.Err() != nil {
 			return
 		}
@@ -396,17 +398,17 @@ func (p *peer) run() {
 
 // connect returns the next connection of the peer (nil when the speaker stops): one it
 // opens itself (unless passive), or one the peer opened, whichever comes first. delay is
-// the wait before the first attempt.
-func (p *peer) connect(delay time.Duration) net.Conn {
+// the wait before the first attempt. outgoing: the speaker opened it.
+func (p *peer) connect(delay time.Duration) (c net.Conn, outgoing bool) {
 	ctx := p.s.ctx
 	for {
 		if p.cfg.Passive {
 			p.setState("active")
 			select {
 			case c := <-p.incoming:
-				return c
+				return c, false
 			case <-ctx.Done():
-				return nil
+				return nil, false
 			}
 		}
 		if delay > 0 {
@@ -416,10 +418,10 @@ func (p *peer) connect(delay time.Duration) net.Conn {
 			case <-t.C:
 			case c := <-p.incoming:
 				t.Stop()
-				return c
+				return c, false
 			case <-ctx.Done():
 				t.Stop()
-				return nil
+				return nil, false
 			}
 		}
 		delay = p.cfg.ConnectRetry
@@ -438,7 +440,7 @@ func (p *peer) connect(delay time.Duration) net.Conn {
 		case r := <-ch:
 			cancel()
 			if r.err == nil {
-				return r.c
+				return r.c, true
 			}
 			p.s.logger.Debug("connect", zap.Stringer("peer", p.cfg.Address), zap.Error(r.err))
 		case c := <-p.incoming:
@@ -446,13 +448,13 @@ func (p *peer) connect(delay time.Duration) net.Conn {
 			if r := <-ch; r.c != nil {
 				_ = r.c.Close()
 			}
-			return c
+			return c, false
 		case <-ctx.Done():
 			cancel()
 			if r := <-ch; r.c != nil {
 				_ = r.c.Close()
 			}
-			return nil
+			return nil, false
 		}
 	}
 }
@@ -501,9 +503,11 @@ func notificationText(dir string, code, subcode uint8) string {
 }
 
 // session runs one connection through OpenSent, OpenConfirm and Established until it ends.
-func (p *peer) session(c net.Conn) {
-	ses := &session{p: p, c: c, r: bufio.NewReaderSize(c, 64<<10), done: make(chan struct{})}
+// It returns the peer's connection to go on with when this one lost a collision.
+func (p *peer) session(c net.Conn, outgoing bool) net.Conn {
+	ses := &session{p: p, c: c, r: bufio.NewReaderSize(c, 64<<10), done: make(chan struct{}), outgoing: outgoing}
 	ses.run()
+	return ses.switchTo
 }
 
 type session struct {
@@ -515,11 +519,55 @@ type session struct {
 	hdr  [bgp.BGP_HEADER_LENGTH]byte
 	body []byte
 
-	hold        time.Duration
-	peerASN     uint32
-	families    map[bgp.RouteFamily]bgp.BGPAddPathMode
+	hold     time.Duration
+	peerASN  uint32
+	families map[bgp.RouteFamily]bgp.BGPAddPathMode
+	stopping atomic.Bool
+
+	// Collision detection (RFC 4271 6.8), under cmu: outgoing (the speaker opened this
+	// connection), the peer's BGP identifier once its OPEN arrived, a connection of the peer
+	// waiting for that OPEN, and the connection that won.
+	cmu         sync.Mutex
+	outgoing    bool
 	established bool
-	stopping    atomic.Bool
+	remoteID    net.IP
+	pending     net.Conn
+	switchTo    net.Conn
+}
+
+// reject closes a connection of the peer that lost a collision.
+func reject(c net.Conn) {
+	b, _ := bgp.NewBGPNotificationMessage(bgp.BGP_ERROR_CEASE, bgp.BGP_ERROR_SUB_CONNECTION_COLLISION_RESOLUTION, nil).Serialize()
+	_ = c.SetWriteDeadline(time.Now().Add(time.Second))
+	_, _ = c.Write(b)
+	_ = c.Close()
+}
+
+// yields reports whether this speaker's connection gives way to the peer's: RFC 4271 6.8
+// keeps the connection opened by the side with the higher BGP identifier. Under cmu.
+func (ses *session) yields() bool {
+	local := ses.p.s.cfg.RouterID.As4()
+	return binary.BigEndian.Uint32(local[:]) < binary.BigEndian.Uint32(ses.remoteID.To4())
+}
+
+// collision handles a second connection of the peer while this session runs. An established
+// session, or one the peer opened, always wins. Against a connection this speaker opened the
+// BGP identifiers decide, as soon as the peer's OPEN tells its identifier.
+func (ses *session) collision(c net.Conn) {
+	ses.cmu.Lock()
+	defer ses.cmu.Unlock()
+	switch {
+	case ses.established || !ses.outgoing || ses.pending != nil || ses.switchTo != nil:
+		reject(c)
+	case ses.remoteID == nil:
+		ses.pending = c // decided when the OPEN arrives
+	case ses.yields():
+		ses.switchTo = c
+		_ = ses.notify(bgp.BGP_ERROR_CEASE, bgp.BGP_ERROR_SUB_CONNECTION_COLLISION_RESOLUTION)
+		_ = ses.c.Close()
+	default:
+		reject(c)
+	}
 }
 
 func (ses *session) run() {
@@ -529,6 +577,13 @@ func (ses *session) run() {
 		close(ses.done)
 		_ = ses.c.Close()
 		helpers.Wait()
+		if ses.pending != nil {
+			reject(ses.pending)
+		}
+		if ses.switchTo != nil && p.s.ctx.Err() != nil {
+			_ = ses.switchTo.Close()
+			ses.switchTo = nil
+		}
 	}()
 	// The speaker stops: CEASE, then close, which ends the read below.
 	helpers.Add(2)
@@ -542,17 +597,12 @@ func (ses *session) run() {
 		case <-ses.done:
 		}
 	}()
-	// A second connection while this one runs loses (RFC 4271 6.8 keeps an established
-	// session; this speaker keeps the session that came first).
 	go func() {
 		defer helpers.Done()
 		for {
 			select {
 			case c := <-p.incoming:
-				b, _ := bgp.NewBGPNotificationMessage(bgp.BGP_ERROR_CEASE, bgp.BGP_ERROR_SUB_CONNECTION_COLLISION_RESOLUTION, nil).Serialize()
-				_ = c.SetWriteDeadline(time.Now().Add(time.Second))
-				_, _ = c.Write(b)
-				_ = c.Close()
+				ses.collision(c)
 			case <-ses.done:
 				return
 			}
@@ -754,6 +804,18 @@ func (ses *session) establish() error {
 	if err != nil {
 		return ses.fail(err)
 	}
+	ses.cmu.Lock()
+	ses.remoteID = o.ID.To4()
+	if c := ses.pending; c != nil {
+		ses.pending = nil
+		if ses.yields() {
+			ses.switchTo = c
+			ses.cmu.Unlock()
+			return ses.fail(bgp.NewMessageError(bgp.BGP_ERROR_CEASE, bgp.BGP_ERROR_SUB_CONNECTION_COLLISION_RESOLUTION, nil, "the peer's connection wins"))
+		}
+		reject(c)
+	}
+	ses.cmu.Unlock()
 	ses.peerASN = asn
 	ses.hold = min(p.cfg.HoldTime, time.Duration(o.HoldTime)*time.Second)
 	// Families: those both sides name (IPv4 unicast when the peer names none, RFC 4760).
@@ -795,7 +857,13 @@ func (ses *session) establish() error {
 	default:
 		return ses.fail(bgp.NewMessageError(bgp.BGP_ERROR_FSM_ERROR, bgp.BGP_ERROR_SUB_RECEIVE_UNEXPECTED_MESSAGE_IN_OPENCONFIRM_STATE, nil, "expected KEEPALIVE"))
 	}
+	ses.cmu.Lock()
+	if ses.switchTo != nil {
+		ses.cmu.Unlock()
+		return errors.New("collision: the peer's connection wins")
+	}
 	ses.established = true
+	ses.cmu.Unlock()
 	p.setState("established")
 	p.s.emit(Event{Kind: PeerUp, Time: time.Now(), Peer: p.cfg.Address, PeerASN: asn, State: "established"})
 	return nil

@@ -110,7 +110,7 @@ func startSession(t *testing.T, pc PeerConfig) *harness {
 	}()
 	go func() {
 		defer close(h.done)
-		p.session(local)
+		p.session(local, false)
 	}()
 	t.Cleanup(func() {
 		h.s.cancel()
@@ -241,7 +241,7 @@ func TestCounters(t *testing.T) {
 	s.peers[p.cfg.Address], s.order = p, []*peer{p}
 	local, far := net.Pipe()
 	done := make(chan struct{})
-	go func() { defer close(done); p.session(local) }()
+	go func() { defer close(done); p.session(local, false) }()
 	r := &remote{t: t, c: far, msgs: make(chan *bgp.BGPMessage, 100)}
 	go func() {
 		defer close(r.msgs)
@@ -498,7 +498,7 @@ func FuzzSession(f *testing.F) {
 		p := newPeer(s, PeerConfig{Address: netip.MustParseAddr("192.0.2.2"), ASN: 65001})
 		local, far := net.Pipe()
 		done := make(chan struct{})
-		go func() { defer close(done); p.session(local) }()
+		go func() { defer close(done); p.session(local, false) }()
 		go func() { _, _ = io.Copy(io.Discard, far) }()
 		pre := seed(open(65001, 90, "192.0.2.2", bgp.NewCapMultiProtocol(bgp.RF_IPv4_UC), bgp.NewCapMultiProtocol(bgp.RF_IPv6_UC),
 			bgp.NewCapFourOctetASNumber(65001)), bgp.NewBGPKeepAliveMessage())
@@ -523,4 +523,89 @@ func FuzzSession(f *testing.F) {
 			}
 		}
 	})
+}
+
+func readMsg(t *testing.T, c net.Conn) *bgp.BGPMessage {
+	t.Helper()
+	_ = c.SetReadDeadline(time.Now().Add(20 * time.Second))
+	hdr := make([]byte, bgp.BGP_HEADER_LENGTH)
+	_, err := io.ReadFull(c, hdr)
+	require.NoError(t, err)
+	body := make([]byte, int(binary.BigEndian.Uint16(hdr[16:18]))-bgp.BGP_HEADER_LENGTH)
+	_, err = io.ReadFull(c, body)
+	require.NoError(t, err)
+	m, err := bgp.ParseBGPMessage(append(hdr, body...))
+	require.NoError(t, err)
+	return m
+}
+
+func freePort(t *testing.T) int {
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// TestCollision: the speaker (BGP ID 192.0.2.1) opened a connection to the peer and the peer
+// opened one to the speaker; RFC 4271 6.8 keeps the connection opened by the side with the
+// higher BGP identifier, and both sides decide alike, so the session comes up on exactly one.
+func TestCollision(t *testing.T) {
+	for _, tc := range []struct {
+		name, peerID string
+		peerWins     bool
+	}{{"peer ID higher", "192.0.2.200", true}, {"peer ID lower", "10.0.0.1", false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			router, err := net.Listen("tcp4", "127.0.0.1:0")
+			require.NoError(t, err)
+			defer router.Close()
+			listen := freePort(t)
+			events := make(chan Event, 100)
+			s, err := Start(Config{ASN: 65000, RouterID: netip.MustParseAddr("192.0.2.1"), ListenAddresses: []string{"127.0.0.1"}, ListenPort: int32(listen),
+				Peers: []PeerConfig{{Address: netip.MustParseAddr("127.0.0.1"), ASN: 65001, Port: uint16(router.Addr().(*net.TCPAddr).Port), ConnectRetry: time.Second}}},
+				zaptest.NewLogger(t), func(e Event) { events <- e })
+			require.NoError(t, err)
+			defer s.Stop()
+
+			ours, err := router.Accept() // the speaker's connection
+			require.NoError(t, err)
+			defer ours.Close()
+			require.EqualValues(t, bgp.BGP_MSG_OPEN, readMsg(t, ours).Header.Type)
+			theirs, err := net.Dial("tcp4", net.JoinHostPort("127.0.0.1", strconv.Itoa(listen)))
+			require.NoError(t, err)
+			defer theirs.Close()
+			time.Sleep(100 * time.Millisecond) // let the listener hand the second connection over
+			o := open(65001, 90, tc.peerID, bgp.NewCapFourOctetASNumber(65001))
+			r := &remote{t: t, c: ours}
+			r.send(o)
+
+			lost, won := theirs, ours
+			if tc.peerWins {
+				lost, won = ours, theirs
+			}
+			n, ok := readMsg(t, lost).Body.(*bgp.BGPNotification)
+			require.True(t, ok, "the losing connection gets a NOTIFICATION")
+			assert.EqualValues(t, bgp.BGP_ERROR_CEASE, n.ErrorCode)
+			assert.EqualValues(t, bgp.BGP_ERROR_SUB_CONNECTION_COLLISION_RESOLUTION, n.ErrorSubcode)
+
+			w := &remote{t: t, c: won}
+			if tc.peerWins {
+				require.EqualValues(t, bgp.BGP_MSG_OPEN, readMsg(t, won).Header.Type, "a session starts on the peer's connection")
+				w.send(o)
+			}
+			require.EqualValues(t, bgp.BGP_MSG_KEEPALIVE, readMsg(t, won).Header.Type)
+			w.send(bgp.NewBGPKeepAliveMessage())
+			deadline := time.After(20 * time.Second)
+			for up := false; !up; {
+				select {
+				case e := <-events:
+					require.NotEqual(t, PeerDown, e.Kind)
+					up = e.Kind == PeerUp
+				case <-deadline:
+					t.Fatal("no session")
+				}
+			}
+			infos, _ := s.Peers(context.Background())
+			assert.True(t, infos[0].Established)
+		})
+	}
 }
