@@ -13,7 +13,7 @@ const (
 	BGPPeerName      = "bgp.peer.name"
 	// BGPSessionState is the session state reached by a peer up/down event.
 	BGPSessionState = "bgp.session.state"
-	// BGPDownReason is why a session went down (GoBGP's or BMP's reason text).
+	// BGPDownReason is why a session went down (the speaker's, BMP's or the MRT log's reason).
 	BGPDownReason          = "bgp.down.reason"
 	BGPNotificationCode    = "bgp.notification.code"
 	BGPNotificationSubcode = "bgp.notification.subcode"
@@ -51,6 +51,13 @@ const (
 	BGPStatFamily          = "bgp.stat.family"
 	BGPBMPPeerDownReason   = "bgp.bmp.peer_down_reason"
 	BGPMessageLength       = "bgp.message.length"
+	// Peer up, from the two OPENs (the speaker's sessions and BMP): the peer's BGP
+	// identifier, the negotiated hold time (s), the families both sides announced, the
+	// capabilities the peer announced.
+	BGPPeerRouterID     = "bgp.peer.router_id"
+	BGPHoldTime         = "bgp.hold_time"
+	BGPFamilies         = "bgp.families"
+	BGPPeerCapabilities = "bgp.peer.capabilities"
 )
 
 // Values of BGPEvent.

@@ -160,7 +160,16 @@ func decodeBMP(router netip.Addr, msg []byte) (res bmpResult, err error) {
 		return bmpResult{items: []item{{kind: itemUpdate, t: t, peer: peer, update: bgpconv.FromUpdate(u),
 			postPolicy: ph.IsPostPolicy(), hasPolicy: true}}}, nil
 	case *bmp.BMPPeerUpNotification:
-		items := []item{{kind: itemPeerUp, t: t, peer: peer, state: "established"}}
+		up := item{kind: itemPeerUp, t: t, peer: peer, state: "established"}
+		if b.SentOpenMsg != nil && b.ReceivedOpenMsg != nil {
+			sent, ok1 := b.SentOpenMsg.Body.(*bgp.BGPOpen)
+			recv, ok2 := b.ReceivedOpenMsg.Body.(*bgp.BGPOpen)
+			if ok1 && ok2 {
+				s := bgpconv.SessionOf(sent, recv)
+				up.session = &s
+			}
+		}
+		items := []item{up}
 		if b.SentOpenMsg != nil {
 			items = append(items, messageItem(t, peer, b.SentOpenMsg, "sent"))
 		}

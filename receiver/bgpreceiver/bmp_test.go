@@ -85,6 +85,12 @@ protocol bgp frr {
 			bmpRecs(schema.BGPEvent, schema.BGPEventAnnounce, schema.BGPPrefix, "10.66.1.0/24") == 1 &&
 			bmpRecs(schema.BGPEvent, schema.BGPEventAnnounce, schema.BGPPrefix, "10.66.0.0/16") == 1
 	})
+	// The peer up carries what FRR and BIRD negotiated (BIRD's identifier, hold time 9 s).
+	up := find(logs, schema.BGPEvent, schema.BGPEventPeerUp, schema.BGPPeerAddress, "127.0.0.12")[0]
+	assert.Equal(t, "127.0.0.12", str(up, schema.BGPPeerRouterID))
+	hold, _ := intAttr(up, schema.BGPHoldTime)
+	assert.EqualValues(t, 9, hold)
+	assert.Contains(t, str(up, schema.BGPFamilies), `"ipv4_unicast"`)
 	ann := find(logs, schema.BGPEvent, schema.BGPEventAnnounce, schema.BGPPrefix, "10.66.1.0/24")[0]
 	// FRR 8.4 puts its own ASN in front of the paths it reports as pre-policy.
 	assert.Regexp(t, `^(65101 )?65102 12076 65030$`, str(ann, schema.BGPASPath))

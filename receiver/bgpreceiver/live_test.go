@@ -372,6 +372,7 @@ route-map er permit 10
 	cfg := baseConfig()
 	pc := peerConfig("127.0.0.13", port, 65003, "frr-edge")
 	pc.Families = []string{"ipv4_unicast", "ipv6_unicast"}
+	pc.HoldTime = 30 * time.Second // FRR proposes 9 s: the smaller one is negotiated
 	cfg.Peers = []PeerConfig{pc}
 	logs, metrics := startReceiver(t, cfg)
 
@@ -381,6 +382,14 @@ route-map er permit 10
 			len(find(logs, schema.BGPEvent, schema.BGPEventAnnounce, schema.BGPPrefix, "10.71.0.0/16")) == 1 &&
 			len(find(logs, schema.BGPEvent, schema.BGPEventAnnounce, schema.BGPPrefix, "2001:db8:70::/48")) == 1
 	})
+	// The peer up says what the OPENs negotiated.
+	up := find(logs, schema.BGPEvent, schema.BGPEventPeerUp, schema.BGPPeerAddress, "127.0.0.13")[0]
+	assert.Equal(t, "127.0.0.13", str(up, schema.BGPPeerRouterID))
+	hold, _ := intAttr(up, schema.BGPHoldTime)
+	assert.EqualValues(t, 9, hold)
+	assert.Equal(t, `["ipv4_unicast","ipv6_unicast"]`, str(up, schema.BGPFamilies))
+	assert.Contains(t, str(up, schema.BGPPeerCapabilities), `"4-octet-as"`)
+	assert.Contains(t, str(up, schema.BGPPeerCapabilities), `"route-refresh"`)
 	er := find(logs, schema.BGPEvent, schema.BGPEventAnnounce, schema.BGPPrefix, "10.70.0.0/16")[0]
 	assert.Equal(t, "65003 12076", str(er, schema.BGPASPath))
 	assert.Equal(t, "expressroute", str(er, schema.BGPRouteClass))

@@ -56,7 +56,9 @@ type item struct {
 	hasCode       bool
 	bmpReason     int
 
-	update     bgpconv.Update
+	update bgpconv.Update
+	// session: what the OPENs of a peer up negotiated, when the source has them.
+	session    *bgpconv.Session
 	postPolicy bool
 	hasPolicy  bool
 	// dump: the update is an entry of an MRT table dump, not a message.
@@ -244,7 +246,7 @@ func (r *bgpReceiver) onSpeaker(e speaker.Event) {
 	peer := r.speakerPeer(e.Peer, e.PeerASN)
 	switch e.Kind {
 	case speaker.PeerUp:
-		r.enqueue(item{kind: itemPeerUp, t: e.Time, peer: peer, state: e.State})
+		r.enqueue(item{kind: itemPeerUp, t: e.Time, peer: peer, state: e.State, session: &e.Session})
 	case speaker.PeerDown:
 		r.enqueue(item{kind: itemPeerDown, t: e.Time, peer: peer, state: e.State, reason: e.Reason,
 			code: e.NotificationCode, subcode: e.NotificationSubcode, hasCode: e.NotificationCode != 0})
@@ -315,8 +317,25 @@ func (r *bgpReceiver) handle(it item) {
 	case itemPeerUp:
 		r.rib.PeerUp(it.t, it.peer)
 		if lr, ok := r.record(schema.BGPEventPeerUp, it.t, it.peer, plog.SeverityNumberInfo); ok {
-			lr.Attributes().PutStr(schema.BGPSessionState, it.state)
-			lr.Body().SetStr(fmt.Sprintf("peer %s up", peerText(it.peer)))
+			at := lr.Attributes()
+			at.PutStr(schema.BGPSessionState, it.state)
+			body := fmt.Sprintf("peer %s up", peerText(it.peer))
+			if s := it.session; s != nil {
+				if s.RouterID.IsValid() {
+					at.PutStr(schema.BGPPeerRouterID, s.RouterID.String())
+				}
+				at.PutInt(schema.BGPHoldTime, int64(s.HoldTime))
+				fams := at.PutEmptySlice(schema.BGPFamilies)
+				for _, f := range s.Families {
+					fams.AppendEmpty().SetStr(f)
+				}
+				caps := at.PutEmptySlice(schema.BGPPeerCapabilities)
+				for _, c := range s.Capabilities {
+					caps.AppendEmpty().SetStr(c)
+				}
+				body += fmt.Sprintf(": router ID %s, hold time %d s, %s", s.RouterID, s.HoldTime, strings.Join(s.Families, " "))
+			}
+			lr.Body().SetStr(body)
 		}
 	case itemPeerDown:
 		if lr, ok := r.record(schema.BGPEventPeerDown, it.t, it.peer, plog.SeverityNumberWarn); ok {

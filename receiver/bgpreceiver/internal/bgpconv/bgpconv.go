@@ -6,6 +6,9 @@ package bgpconv
 import (
 	"net"
 	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/osrg/gobgp/v3/pkg/packet/bgp"
 
@@ -228,4 +231,81 @@ func FromUpdate(u *bgp.BGPUpdate) Update {
 		out.EndOfRIB = true
 	}
 	return out
+}
+
+// Session is what the two OPEN messages of a session say.
+type Session struct {
+	// RouterID is the peer's BGP identifier.
+	RouterID netip.Addr
+	// HoldTime is the negotiated hold time in seconds (the smaller of the two; 0: no
+	// keepalives).
+	HoldTime uint16
+	// Families both sides announced (IPv4 unicast when neither names any), in the schema's
+	// spelling: ipv4_unicast, ipv6_unicast, ipv4_multicast, l3vpn_ipv4_unicast, ...
+	Families []string
+	// Capabilities the peer announced, by name (multiprotocol, route-refresh, 4-octet-as,
+	// graceful-restart, add-path, ...), each once, in the order of its OPEN.
+	Capabilities []string
+}
+
+// FamilyName spells a route family as the schema does (ipv4_unicast).
+func FamilyName(rf bgp.RouteFamily) string {
+	return strings.ReplaceAll(rf.String(), "-", "_")
+}
+
+func openFamilies(o *bgp.BGPOpen) map[bgp.RouteFamily]bool {
+	out := map[bgp.RouteFamily]bool{}
+	for _, op := range o.OptParams {
+		if pc, ok := op.(*bgp.OptionParameterCapability); ok {
+			for _, c := range pc.Capability {
+				if mp, ok := c.(*bgp.CapMultiProtocol); ok {
+					out[mp.CapValue] = true
+				}
+			}
+		}
+	}
+	if len(out) == 0 {
+		out[bgp.RF_IPv4_UC] = true // RFC 4760: no multiprotocol capability, IPv4 unicast
+	}
+	return out
+}
+
+// capName names a capability code: GoBGP's name, extended-message (RFC 8654), else
+// unknown-<code>.
+func capName(c bgp.BGPCapabilityCode) string {
+	if n, ok := bgp.CapNameMap[c]; ok {
+		return n
+	}
+	if c == 6 {
+		return "extended-message"
+	}
+	return "unknown-" + strconv.Itoa(int(c))
+}
+
+// SessionOf reads the session from the OPEN the local side sent and the one it received.
+func SessionOf(sent, received *bgp.BGPOpen) Session {
+	var s Session
+	if a, ok := netip.AddrFromSlice(received.ID.To4()); ok {
+		s.RouterID = a
+	}
+	s.HoldTime = min(sent.HoldTime, received.HoldTime)
+	ours, theirs := openFamilies(sent), openFamilies(received)
+	for rf := range theirs {
+		if ours[rf] {
+			s.Families = append(s.Families, FamilyName(rf))
+		}
+	}
+	slices.Sort(s.Families)
+	seen := map[bgp.BGPCapabilityCode]bool{}
+	for _, op := range received.OptParams {
+		if pc, ok := op.(*bgp.OptionParameterCapability); ok {
+			for _, c := range pc.Capability {
+				if !seen[c.Code()] {
+					seen[c.Code()] = true
+					s.Capabilities = append(s.Capabilities, capName(c.Code()))
+				}
+			}
+		}
+	}
+	return s
 }

@@ -98,6 +98,8 @@ type Event struct {
 	// a Message.
 	MessageType, Direction string
 	Length                 int
+	// Session: what the OPENs of a PeerUp negotiated.
+	Session bgpconv.Session
 }
 
 // Speaker runs the sessions.
@@ -865,7 +867,8 @@ func (ses *session) establish() error {
 	ses.established = true
 	ses.cmu.Unlock()
 	p.setState("established")
-	p.s.emit(Event{Kind: PeerUp, Time: time.Now(), Peer: p.cfg.Address, PeerASN: asn, State: "established"})
+	p.s.emit(Event{Kind: PeerUp, Time: time.Now(), Peer: p.cfg.Address, PeerASN: asn, State: "established",
+		Session: bgpconv.SessionOf(open.Body.(*bgp.BGPOpen), o)})
 	return nil
 }
 

@@ -207,6 +207,10 @@ func TestOpenAndUpdate(t *testing.T) {
 	h.r.send(bgp.NewBGPKeepAliveMessage())
 	up := h.event(PeerUp)
 	assert.EqualValues(t, 65001, up.PeerASN)
+	assert.Equal(t, netip.MustParseAddr("192.0.2.2"), up.Session.RouterID)
+	assert.EqualValues(t, 30, up.Session.HoldTime, "the smaller hold time")
+	assert.Equal(t, []string{"ipv4_unicast"}, up.Session.Families, "the families both sides name")
+	assert.Equal(t, []string{"multiprotocol", "4-octet-as"}, up.Session.Capabilities)
 
 	h.r.send(update4("10.1.0.0/16", []uint32{65001, 12076, 65515}, bgp.NewPathAttributeCommunities([]uint32{65001<<16 | 100})))
 	u := h.event(Update)
