@@ -731,7 +731,7 @@ func (r *bgpReceiver) emitMetrics() {
 				up = 1
 			}
 			src, router, addr, asn, name := peerAttrs(p)
-			mb.RecordBgpPeerStateDataPoint(now, up, src, router, addr, asn, name, pi.State)
+			mb.RecordBgpPeerStateDataPoint(now, up, src, router, addr, asn, name)
 			for _, m := range []struct {
 				typ  string
 				recv uint64
@@ -751,11 +751,11 @@ func (r *bgpReceiver) emitMetrics() {
 	for _, ps := range r.rib.Peers() {
 		src, router, addr, asn, name := peerAttrs(ps.Peer)
 		if ps.Peer.Kind != rib.SourceBGP || !direct[ps.Peer.Addr] {
-			up, state := int64(0), "down"
+			up := int64(0)
 			if ps.Up {
-				up, state = 1, "established"
+				up = 1
 			}
-			mb.RecordBgpPeerStateDataPoint(now, up, src, router, addr, asn, name, state)
+			mb.RecordBgpPeerStateDataPoint(now, up, src, router, addr, asn, name)
 		}
 		mb.RecordBgpPeerFlapsDataPoint(now, int64(ps.Downs), src, router, addr, asn, name)
 		for f := range rib.NumFamilies {

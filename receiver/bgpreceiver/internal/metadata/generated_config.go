@@ -257,7 +257,6 @@ const (
 	BgpPeerStateMetricAttributeKeyBgpPeerAddress   BgpPeerStateMetricAttributeKey = "bgp.peer.address"
 	BgpPeerStateMetricAttributeKeyBgpPeerAsn       BgpPeerStateMetricAttributeKey = "bgp.peer.asn"
 	BgpPeerStateMetricAttributeKeyBgpPeerName      BgpPeerStateMetricAttributeKey = "bgp.peer.name"
-	BgpPeerStateMetricAttributeKeyBgpSessionState  BgpPeerStateMetricAttributeKey = "bgp.session.state"
 )
 
 // BgpPeerStateMetricConfig provides config for the bgp.peer.state metric.
@@ -286,9 +285,9 @@ func (ms *BgpPeerStateMetricConfig) Unmarshal(parser *confmap.Conf) error {
 func (ms *BgpPeerStateMetricConfig) Validate() error {
 	for _, val := range ms.EnabledAttributes {
 		switch val {
-		case BgpPeerStateMetricAttributeKeyBgpSource, BgpPeerStateMetricAttributeKeyBgpRouterAddress, BgpPeerStateMetricAttributeKeyBgpPeerAddress, BgpPeerStateMetricAttributeKeyBgpPeerAsn, BgpPeerStateMetricAttributeKeyBgpPeerName, BgpPeerStateMetricAttributeKeyBgpSessionState:
+		case BgpPeerStateMetricAttributeKeyBgpSource, BgpPeerStateMetricAttributeKeyBgpRouterAddress, BgpPeerStateMetricAttributeKeyBgpPeerAddress, BgpPeerStateMetricAttributeKeyBgpPeerAsn, BgpPeerStateMetricAttributeKeyBgpPeerName:
 		default:
-			return fmt.Errorf("metric bgp.peer.state doesn't have an attribute %v, valid attributes: [bgp.source, bgp.router.address, bgp.peer.address, bgp.peer.asn, bgp.peer.name, bgp.session.state]", val)
+			return fmt.Errorf("metric bgp.peer.state doesn't have an attribute %v, valid attributes: [bgp.source, bgp.router.address, bgp.peer.address, bgp.peer.asn, bgp.peer.name]", val)
 		}
 	}
 
@@ -486,7 +485,7 @@ func DefaultMetricsConfig() MetricsConfig {
 		BgpPeerState: BgpPeerStateMetricConfig{
 			Enabled:             true,
 			AggregationStrategy: AggregationStrategyAvg,
-			EnabledAttributes:   []BgpPeerStateMetricAttributeKey{BgpPeerStateMetricAttributeKeyBgpSource, BgpPeerStateMetricAttributeKeyBgpRouterAddress, BgpPeerStateMetricAttributeKeyBgpPeerAddress, BgpPeerStateMetricAttributeKeyBgpPeerAsn, BgpPeerStateMetricAttributeKeyBgpPeerName, BgpPeerStateMetricAttributeKeyBgpSessionState},
+			EnabledAttributes:   []BgpPeerStateMetricAttributeKey{BgpPeerStateMetricAttributeKeyBgpSource, BgpPeerStateMetricAttributeKeyBgpRouterAddress, BgpPeerStateMetricAttributeKeyBgpPeerAddress, BgpPeerStateMetricAttributeKeyBgpPeerAsn, BgpPeerStateMetricAttributeKeyBgpPeerName},
 		},
 		BgpPrefixCountActive: BgpPrefixCountActiveMetricConfig{
 			Enabled: true,

@@ -56,7 +56,7 @@ func TestMetricsBuilderConfig(t *testing.T) {
 					BgpPeerState: BgpPeerStateMetricConfig{
 						Enabled:             true,
 						AggregationStrategy: AggregationStrategyAvg,
-						EnabledAttributes:   []BgpPeerStateMetricAttributeKey{BgpPeerStateMetricAttributeKeyBgpSource, BgpPeerStateMetricAttributeKeyBgpRouterAddress, BgpPeerStateMetricAttributeKeyBgpPeerAddress, BgpPeerStateMetricAttributeKeyBgpPeerAsn, BgpPeerStateMetricAttributeKeyBgpPeerName, BgpPeerStateMetricAttributeKeyBgpSessionState},
+						EnabledAttributes:   []BgpPeerStateMetricAttributeKey{BgpPeerStateMetricAttributeKeyBgpSource, BgpPeerStateMetricAttributeKeyBgpRouterAddress, BgpPeerStateMetricAttributeKeyBgpPeerAddress, BgpPeerStateMetricAttributeKeyBgpPeerAsn, BgpPeerStateMetricAttributeKeyBgpPeerName},
 					},
 					BgpPrefixCountActive: BgpPrefixCountActiveMetricConfig{
 						Enabled: true,
@@ -111,7 +111,7 @@ func TestMetricsBuilderConfig(t *testing.T) {
 					BgpPeerState: BgpPeerStateMetricConfig{
 						Enabled:             false,
 						AggregationStrategy: AggregationStrategyAvg,
-						EnabledAttributes:   []BgpPeerStateMetricAttributeKey{BgpPeerStateMetricAttributeKeyBgpSource, BgpPeerStateMetricAttributeKeyBgpRouterAddress, BgpPeerStateMetricAttributeKeyBgpPeerAddress, BgpPeerStateMetricAttributeKeyBgpPeerAsn, BgpPeerStateMetricAttributeKeyBgpPeerName, BgpPeerStateMetricAttributeKeyBgpSessionState},
+						EnabledAttributes:   []BgpPeerStateMetricAttributeKey{BgpPeerStateMetricAttributeKeyBgpSource, BgpPeerStateMetricAttributeKeyBgpRouterAddress, BgpPeerStateMetricAttributeKeyBgpPeerAddress, BgpPeerStateMetricAttributeKeyBgpPeerAsn, BgpPeerStateMetricAttributeKeyBgpPeerName},
 					},
 					BgpPrefixCountActive: BgpPrefixCountActiveMetricConfig{
 						Enabled: false,
@@ -183,7 +183,7 @@ func TestBgpPeerStateMetricsConfig_Validate(t *testing.T) {
 	require.NoError(t, cfg.Validate())
 
 	cfg.EnabledAttributes = []BgpPeerStateMetricAttributeKey{"invalid"}
-	require.ErrorContains(t, cfg.Validate(), "metric bgp.peer.state doesn't have an attribute invalid, valid attributes: [bgp.source, bgp.router.address, bgp.peer.address, bgp.peer.asn, bgp.peer.name, bgp.session.state]")
+	require.ErrorContains(t, cfg.Validate(), "metric bgp.peer.state doesn't have an attribute invalid, valid attributes: [bgp.source, bgp.router.address, bgp.peer.address, bgp.peer.asn, bgp.peer.name]")
 
 	cfg = DefaultMetricsConfig().BgpPeerState
 	cfg.AggregationStrategy = "invalid"

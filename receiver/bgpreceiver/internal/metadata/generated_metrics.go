@@ -45,7 +45,7 @@ var MetricsInfo = metricsInfo{
 	},
 	BgpPeerState: metricInfo{
 		Name:       "bgp.peer.state",
-		Attributes: []string{"bgp.source", "bgp.router.address", "bgp.peer.address", "bgp.peer.asn", "bgp.peer.name", "bgp.session.state"},
+		Attributes: []string{"bgp.source", "bgp.router.address", "bgp.peer.address", "bgp.peer.asn", "bgp.peer.name"},
 	},
 	BgpPrefixCountActive: metricInfo{
 		Name: "bgp.prefix_count.active",
@@ -612,14 +612,14 @@ type metricBgpPeerState struct {
 // init fills bgp.peer.state metric with initial data.
 func (m *metricBgpPeerState) init() {
 	m.data.SetName("bgp.peer.state")
-	m.data.SetDescription("1 while the session with the peer is established, else 0.")
+	m.data.SetDescription("1 while the session with the peer is established, else 0 (one series per peer; the session state itself is in the bgp.peer.up and bgp.peer.down events).")
 	m.data.SetUnit("1")
 	m.data.SetEmptyGauge()
 	m.data.Gauge().DataPoints().EnsureCapacity(m.capacity)
 	m.aggDataPoints = m.aggDataPoints[:0]
 }
 
-func (m *metricBgpPeerState) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, bgpSourceAttributeValue string, bgpRouterAddressAttributeValue string, bgpPeerAddressAttributeValue string, bgpPeerAsnAttributeValue int64, bgpPeerNameAttributeValue string, bgpSessionStateAttributeValue string) {
+func (m *metricBgpPeerState) recordDataPoint(start pcommon.Timestamp, ts pcommon.Timestamp, val int64, bgpSourceAttributeValue string, bgpRouterAddressAttributeValue string, bgpPeerAddressAttributeValue string, bgpPeerAsnAttributeValue int64, bgpPeerNameAttributeValue string) {
 	if !m.config.Enabled {
 		return
 	}
@@ -641,9 +641,6 @@ func (m *metricBgpPeerState) recordDataPoint(start pcommon.Timestamp, ts pcommon
 	}
 	if slices.Contains(m.config.EnabledAttributes, BgpPeerStateMetricAttributeKeyBgpPeerName) {
 		dp.Attributes().PutStr("bgp.peer.name", bgpPeerNameAttributeValue)
-	}
-	if slices.Contains(m.config.EnabledAttributes, BgpPeerStateMetricAttributeKeyBgpSessionState) {
-		dp.Attributes().PutStr("bgp.session.state", bgpSessionStateAttributeValue)
 	}
 
 	var s string
@@ -1178,8 +1175,8 @@ func (mb *MetricsBuilder) RecordBgpPeerPrefixesDataPoint(ts pcommon.Timestamp, v
 }
 
 // RecordBgpPeerStateDataPoint adds a data point to bgp.peer.state metric.
-func (mb *MetricsBuilder) RecordBgpPeerStateDataPoint(ts pcommon.Timestamp, val int64, bgpSourceAttributeValue string, bgpRouterAddressAttributeValue string, bgpPeerAddressAttributeValue string, bgpPeerAsnAttributeValue int64, bgpPeerNameAttributeValue string, bgpSessionStateAttributeValue string) {
-	mb.metricBgpPeerState.recordDataPoint(mb.startTime, ts, val, bgpSourceAttributeValue, bgpRouterAddressAttributeValue, bgpPeerAddressAttributeValue, bgpPeerAsnAttributeValue, bgpPeerNameAttributeValue, bgpSessionStateAttributeValue)
+func (mb *MetricsBuilder) RecordBgpPeerStateDataPoint(ts pcommon.Timestamp, val int64, bgpSourceAttributeValue string, bgpRouterAddressAttributeValue string, bgpPeerAddressAttributeValue string, bgpPeerAsnAttributeValue int64, bgpPeerNameAttributeValue string) {
+	mb.metricBgpPeerState.recordDataPoint(mb.startTime, ts, val, bgpSourceAttributeValue, bgpRouterAddressAttributeValue, bgpPeerAddressAttributeValue, bgpPeerAsnAttributeValue, bgpPeerNameAttributeValue)
 }
 
 // RecordBgpPrefixCountActiveDataPoint adds a data point to bgp.prefix_count.active metric.

@@ -104,9 +104,9 @@ func TestMetricsBuilder(t *testing.T) {
 			}
 			defaultMetricsCount++
 			allMetricsCount++
-			mb.RecordBgpPeerStateDataPoint(ts, 1, "bgp.source-val", "bgp.router.address-val", "bgp.peer.address-val", 12, "bgp.peer.name-val", "bgp.session.state-val")
+			mb.RecordBgpPeerStateDataPoint(ts, 1, "bgp.source-val", "bgp.router.address-val", "bgp.peer.address-val", 12, "bgp.peer.name-val")
 			if tt.name == "reaggregate_set" {
-				mb.RecordBgpPeerStateDataPoint(ts, 3, "bgp.source-val-2", "bgp.router.address-val-2", "bgp.peer.address-val-2", 13, "bgp.peer.name-val-2", "bgp.session.state-val-2")
+				mb.RecordBgpPeerStateDataPoint(ts, 3, "bgp.source-val-2", "bgp.router.address-val-2", "bgp.peer.address-val-2", 13, "bgp.peer.name-val-2")
 			}
 			defaultMetricsCount++
 			allMetricsCount++
@@ -425,7 +425,7 @@ func TestMetricsBuilder(t *testing.T) {
 						validatedMetrics["bgp.peer.state"] = true
 						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
 						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
-						assert.Equal(t, "1 while the session with the peer is established, else 0.", mi.Description())
+						assert.Equal(t, "1 while the session with the peer is established, else 0 (one series per peer; the session state itself is in the bgp.peer.up and bgp.peer.down events).", mi.Description())
 						assert.Equal(t, "1", mi.Unit())
 						dp := mi.Gauge().DataPoints().At(0)
 						assert.Equal(t, start, dp.StartTimestamp())
@@ -447,15 +447,12 @@ func TestMetricsBuilder(t *testing.T) {
 						bgpPeerNameAttrVal, ok := dp.Attributes().Get("bgp.peer.name")
 						assert.True(t, ok)
 						assert.Equal(t, "bgp.peer.name-val", bgpPeerNameAttrVal.Str())
-						bgpSessionStateAttrVal, ok := dp.Attributes().Get("bgp.session.state")
-						assert.True(t, ok)
-						assert.Equal(t, "bgp.session.state-val", bgpSessionStateAttrVal.Str())
 					} else {
 						assert.False(t, validatedMetrics["bgp.peer.state"], "Found a duplicate in the metrics slice: bgp.peer.state")
 						validatedMetrics["bgp.peer.state"] = true
 						assert.Equal(t, pmetric.MetricTypeGauge, mi.Type())
 						assert.Equal(t, 1, mi.Gauge().DataPoints().Len())
-						assert.Equal(t, "1 while the session with the peer is established, else 0.", mi.Description())
+						assert.Equal(t, "1 while the session with the peer is established, else 0 (one series per peer; the session state itself is in the bgp.peer.up and bgp.peer.down events).", mi.Description())
 						assert.Equal(t, "1", mi.Unit())
 						dp := mi.Gauge().DataPoints().At(0)
 						assert.Equal(t, start, dp.StartTimestamp())
@@ -480,8 +477,6 @@ func TestMetricsBuilder(t *testing.T) {
 						_, ok = dp.Attributes().Get("bgp.peer.asn")
 						assert.False(t, ok)
 						_, ok = dp.Attributes().Get("bgp.peer.name")
-						assert.False(t, ok)
-						_, ok = dp.Attributes().Get("bgp.session.state")
 						assert.False(t, ok)
 					}
 				case "bgp.prefix_count.active":
