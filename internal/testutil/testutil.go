@@ -4,11 +4,14 @@
 package testutil
 
 import (
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
+	"sync"
 	"testing"
 )
 
@@ -53,24 +56,62 @@ func RepoRoot(t testing.TB) string {
 	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
 }
 
-// FreeTCPPort returns a TCP port that was free a moment ago on the given loopback address.
-func FreeTCPPort(t testing.TB, host string) int {
+// Test ports come from below the kernel's ephemeral range (32768-60999 by default), at
+// random, and each only once per test binary: a port from bind(0) lies in the ephemeral range,
+// where the kernel may hand it out again as the source port of any outgoing connection (a
+// speaker dialing a daemon, say) before the daemon binds it.
+const (
+	testPortMin = 20000
+	testPortMax = 32767
+)
+
+var (
+	portsMu sync.Mutex
+	given   = map[int]bool{}
+)
+
+func pickPort(t testing.TB, free func(port int) bool) int {
 	t.Helper()
-	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
-	if err != nil {
-		t.Fatal(err)
+	portsMu.Lock()
+	defer portsMu.Unlock()
+	for range 1000 {
+		p := testPortMin + rand.IntN(testPortMax-testPortMin+1)
+		if given[p] || !free(p) {
+			continue
+		}
+		given[p] = true
+		return p
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	t.Fatal("no free test port")
+	return 0
 }
 
-// FreeUDPPort returns a UDP port that was free a moment ago on the given loopback address.
+// FreeTCPPort returns a TCP port that was free a moment ago on the given loopback address
+// (and on the wildcard address), never the same twice in one test binary.
+func FreeTCPPort(t testing.TB, host string) int {
+	t.Helper()
+	return pickPort(t, func(p int) bool {
+		for _, h := range []string{host, "0.0.0.0"} {
+			l, err := net.Listen("tcp4", net.JoinHostPort(h, strconv.Itoa(p)))
+			if err != nil {
+				return false
+			}
+			_ = l.Close()
+		}
+		return true
+	})
+}
+
+// FreeUDPPort returns a UDP port that was free a moment ago on the given loopback address,
+// never the same twice in one test binary.
 func FreeUDPPort(t testing.TB, host string) int {
 	t.Helper()
-	c, err := net.ListenPacket("udp", net.JoinHostPort(host, "0"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	return c.LocalAddr().(*net.UDPAddr).Port
+	return pickPort(t, func(p int) bool {
+		c, err := net.ListenPacket("udp4", net.JoinHostPort(host, strconv.Itoa(p)))
+		if err != nil {
+			return false
+		}
+		_ = c.Close()
+		return true
+	})
 }
