@@ -28,6 +28,33 @@ import (
 // MaxDatagram is the largest UDP payload.
 const MaxDatagram = 65535
 
+// A datagram waits in its socket's queue in a buffer of the smallest of these sizes that
+// holds it (a 1,400-byte datagram in 2 KiB, not 64 KiB), so a full queue of QueueLength
+// datagrams holds what the traffic needs: 4096 MTU-sized datagrams take 8 MiB, not 256 MiB.
+// The socket is always read into one 64 KiB buffer per reader, then copied.
+var bufferClasses = [...]int{2048, 9216, MaxDatagram}
+
+type bufferPools [len(bufferClasses)]sync.Pool
+
+func newBufferPools() *bufferPools {
+	var bp bufferPools
+	for i, size := range bufferClasses {
+		bp[i].New = func() any { b := make([]byte, size); return &b }
+	}
+	return &bp
+}
+
+// get returns a buffer of at least n bytes and the pool it goes back to.
+func (bp *bufferPools) get(n int) (*[]byte, *sync.Pool) {
+	for i, size := range bufferClasses {
+		if n <= size {
+			return bp[i].Get().(*[]byte), &bp[i]
+		}
+	}
+	last := &bp[len(bufferClasses)-1]
+	return last.Get().(*[]byte), last
+}
+
 // Packet is one datagram or one framed TCP message. Data is valid until Release.
 type Packet struct {
 	Exporter netip.AddrPort
@@ -74,7 +101,7 @@ type Stats struct {
 type UDP struct {
 	cfg     UDPConfig
 	conns   []*net.UDPConn
-	pool    sync.Pool
+	pools   *bufferPools
 	wg      sync.WaitGroup
 	addr    net.Addr
 	granted int
@@ -92,7 +119,7 @@ func ListenUDP(cfg UDPConfig) (*UDP, error) {
 		cfg.QueueLength = 1024
 	}
 	u := &UDP{cfg: cfg, kernelDrops: make([]atomic.Uint64, cfg.Sockets)}
-	u.pool.New = func() any { b := make([]byte, MaxDatagram); return &b }
+	u.pools = newBufferPools()
 	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
 		var serr error
 		err := c.Control(func(fd uintptr) {
@@ -175,11 +202,10 @@ func (u *UDP) read(i int, c *net.UDPConn, q chan<- *Packet) {
 	defer u.wg.Done()
 	defer close(q)
 	oob := make([]byte, unix.CmsgSpace(4))
+	rbuf := make([]byte, MaxDatagram)
 	for {
-		bp := u.pool.Get().(*[]byte)
-		n, oobn, _, from, err := c.ReadMsgUDPAddrPort(*bp, oob)
+		n, oobn, _, from, err := c.ReadMsgUDPAddrPort(rbuf, oob)
 		if err != nil {
-			u.pool.Put(bp)
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
@@ -193,8 +219,10 @@ func (u *UDP) read(i int, c *net.UDPConn, q chan<- *Packet) {
 		}
 		u.datagrams.Add(1)
 		u.bytes.Add(uint64(n))
+		bp, pool := u.pools.get(n)
+		copy(*bp, rbuf[:n])
 		p := &Packet{Exporter: netip.AddrPortFrom(from.Addr().Unmap(), from.Port()), Data: (*bp)[:n],
-			Received: time.Now(), buf: bp, pool: &u.pool}
+			Received: time.Now(), buf: bp, pool: pool}
 		select {
 		case q <- p:
 		default:
