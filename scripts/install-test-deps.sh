@@ -14,8 +14,11 @@ for p in "${apt_pkgs[@]}"; do
 done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "install-test-deps: installing ${missing[*]}"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  # Wait for another apt/dpkg run (unattended upgrades on a fresh VM) instead of failing on its
+  # lock.
+  lock=(-o DPkg::Lock::Timeout=600)
+  $sudo apt-get "${lock[@]}" update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get "${lock[@]}" install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
 if [ -s "$root/scripts/test-deps.npm" ] && grep -q -v -E '^\s*(#|$)' "$root/scripts/test-deps.npm"; then
