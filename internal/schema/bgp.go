@@ -1,5 +1,9 @@
 package schema
 
+// BGPReceiver is the resource attribute naming the bgp receiver instance (its component ID)
+// on its logs and metrics.
+const BGPReceiver = "bgp.receiver"
+
 // BGP log record attributes (bgp receiver): one log record per routing event.
 const (
 	// BGPEvent is the event name (also the log record's event name): one of the BGPEvent* values.

@@ -14,10 +14,13 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/consumer/consumertest"
+	"go.opentelemetry.io/collector/receiver/receivertest"
 
 	"github.com/erviz/otelcol-erviz/internal/schema"
 	"github.com/erviz/otelcol-erviz/internal/testutil"
+	"github.com/erviz/otelcol-erviz/receiver/bgpreceiver/internal/metadata"
 )
 
 // birdPeer is the BGP protocol of a test BIRD towards the receiver (127.0.0.1, AS 65000):
@@ -374,7 +377,9 @@ route-map er permit 10
 	pc.Families = []string{"ipv4_unicast", "ipv6_unicast"}
 	pc.HoldTime = 30 * time.Second // FRR proposes 9 s: the smaller one is negotiated
 	cfg.Peers = []PeerConfig{pc}
-	logs, metrics := startReceiver(t, cfg)
+	set := receivertest.NewNopSettings(metadata.Type)
+	set.ID = component.MustNewIDWithName("bgp", "frr")
+	logs, metrics := startReceiverWith(t, cfg, set)
 
 	eventually(t, 60*time.Second, "the session and the routes of both families", func() bool {
 		return upCount(logs, "127.0.0.13") == 1 &&
@@ -382,6 +387,10 @@ route-map er permit 10
 			len(find(logs, schema.BGPEvent, schema.BGPEventAnnounce, schema.BGPPrefix, "10.71.0.0/16")) == 1 &&
 			len(find(logs, schema.BGPEvent, schema.BGPEventAnnounce, schema.BGPPrefix, "2001:db8:70::/48")) == 1
 	})
+	// The receiver instance names the resource of its logs and metrics.
+	res, ok := logs.AllLogs()[0].ResourceLogs().At(0).Resource().Attributes().Get(schema.BGPReceiver)
+	assert.True(t, ok)
+	assert.Equal(t, "bgp/frr", res.AsString())
 	// The peer up says what the OPENs negotiated.
 	up := find(logs, schema.BGPEvent, schema.BGPEventPeerUp, schema.BGPPeerAddress, "127.0.0.13")[0]
 	assert.Equal(t, "127.0.0.13", str(up, schema.BGPPeerRouterID))
@@ -406,6 +415,9 @@ route-map er permit 10
 		v6, _ := metricValue(metrics, "bgp.rib.prefixes", map[string]string{"bgp.family": "ipv6_unicast"})
 		return v4 == 2 && v6 == 1
 	})
+	mres, ok := metrics.AllMetrics()[0].ResourceMetrics().At(0).Resource().Attributes().Get(schema.BGPReceiver)
+	assert.True(t, ok)
+	assert.Equal(t, "bgp/frr", mres.AsString())
 
 	stop()
 	eventually(t, 20*time.Second, "peer down when bgpd stops", func() bool {

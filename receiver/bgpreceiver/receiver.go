@@ -669,7 +669,9 @@ func peerText(p rib.Peer) string {
 
 func (r *bgpReceiver) newBatch() {
 	r.logs = plog.NewLogs()
-	sl := r.logs.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty()
+	rl := r.logs.ResourceLogs().AppendEmpty()
+	rl.Resource().Attributes().PutStr(schema.BGPReceiver, r.set.ID.String())
+	sl := rl.ScopeLogs().AppendEmpty()
 	sl.Scope().SetName(metadata.ScopeName)
 	sl.Scope().SetVersion(r.set.BuildInfo.Version)
 	r.records = sl.LogRecords()
@@ -785,7 +787,9 @@ func (r *bgpReceiver) emitMetrics() {
 	mb.RecordBgpAdjacencyFlapsActiveDataPoint(now, int64(a.AdjacencyFlap))
 	mb.RecordBgpMoasActiveDataPoint(now, int64(a.MOAS))
 	mb.RecordBgpPrefixCountActiveDataPoint(now, int64(a.PrefixCount))
-	if err := r.metricsNext.ConsumeMetrics(context.Background(), mb.Emit()); err != nil {
+	rb := mb.NewResourceBuilder()
+	rb.SetBgpReceiver(r.set.ID.String())
+	if err := r.metricsNext.ConsumeMetrics(context.Background(), mb.Emit(metadata.WithResource(rb.Emit()))); err != nil {
 		r.logger.Warn("BGP metrics refused by the next consumer", zap.Error(err))
 	}
 }

@@ -75,6 +75,9 @@ func TestMetricsBuilderConfig(t *testing.T) {
 						EnabledAttributes:   []BgpRibPrefixesMetricAttributeKey{BgpRibPrefixesMetricAttributeKeyBgpFamily},
 					},
 				},
+				ResourceAttributes: ResourceAttributesConfig{
+					BgpReceiver: ResourceAttributeConfig{Enabled: true},
+				},
 			},
 		},
 		{
@@ -130,13 +133,16 @@ func TestMetricsBuilderConfig(t *testing.T) {
 						EnabledAttributes:   []BgpRibPrefixesMetricAttributeKey{BgpRibPrefixesMetricAttributeKeyBgpFamily},
 					},
 				},
+				ResourceAttributes: ResourceAttributesConfig{
+					BgpReceiver: ResourceAttributeConfig{Enabled: false},
+				},
 			},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := loadMetricsBuilderConfig(t, tt.name)
-			diff := cmp.Diff(tt.want, cfg, cmpopts.IgnoreUnexported(BgpAdjacencyFlapsActiveMetricConfig{}, BgpFlapsActiveMetricConfig{}, BgpMoasActiveMetricConfig{}, BgpOverlapsActiveMetricConfig{}, BgpPeerFlapsMetricConfig{}, BgpPeerMessagesMetricConfig{}, BgpPeerPrefixesMetricConfig{}, BgpPeerStateMetricConfig{}, BgpPrefixCountActiveMetricConfig{}, BgpRedundancyLostActiveMetricConfig{}, BgpRibPathsMetricConfig{}, BgpRibPrefixesMetricConfig{}))
+			diff := cmp.Diff(tt.want, cfg, cmpopts.IgnoreUnexported(BgpAdjacencyFlapsActiveMetricConfig{}, BgpFlapsActiveMetricConfig{}, BgpMoasActiveMetricConfig{}, BgpOverlapsActiveMetricConfig{}, BgpPeerFlapsMetricConfig{}, BgpPeerMessagesMetricConfig{}, BgpPeerPrefixesMetricConfig{}, BgpPeerStateMetricConfig{}, BgpPrefixCountActiveMetricConfig{}, BgpRedundancyLostActiveMetricConfig{}, BgpRibPathsMetricConfig{}, BgpRibPrefixesMetricConfig{}, ResourceAttributeConfig{}))
 			require.Emptyf(t, diff, "Config mismatch (-expected +actual):\n%s", diff)
 		})
 	}
@@ -221,5 +227,48 @@ func loadMetricsBuilderConfig(t *testing.T, name string) MetricsBuilderConfig {
 	require.NoError(t, err)
 	cfg := NewDefaultMetricsBuilderConfig()
 	require.NoError(t, sub.Unmarshal(&cfg, confmap.WithIgnoreUnused()))
+	return cfg
+}
+
+func TestResourceAttributesConfig(t *testing.T) {
+	tests := []struct {
+		name string
+		want ResourceAttributesConfig
+	}{
+		{
+			name: "default",
+			want: DefaultResourceAttributesConfig(),
+		},
+		{
+			name: "all_set",
+			want: ResourceAttributesConfig{
+				BgpReceiver: ResourceAttributeConfig{Enabled: true},
+			},
+		},
+		{
+			name: "none_set",
+			want: ResourceAttributesConfig{
+				BgpReceiver: ResourceAttributeConfig{Enabled: false},
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := loadResourceAttributesConfig(t, tt.name)
+			diff := cmp.Diff(tt.want, cfg, cmpopts.IgnoreUnexported(ResourceAttributeConfig{}))
+			require.Emptyf(t, diff, "Config mismatch (-expected +actual):\n%s", diff)
+		})
+	}
+}
+
+func loadResourceAttributesConfig(t *testing.T, name string) ResourceAttributesConfig {
+	cm, err := confmaptest.LoadConf(filepath.Join("testdata", "config.yaml"))
+	require.NoError(t, err)
+	sub, err := cm.Sub(name)
+	require.NoError(t, err)
+	sub, err = sub.Sub("resource_attributes")
+	require.NoError(t, err)
+	cfg := DefaultResourceAttributesConfig()
+	require.NoError(t, sub.Unmarshal(&cfg))
 	return cfg
 }

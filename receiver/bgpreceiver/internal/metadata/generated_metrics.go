@@ -4,6 +4,7 @@ package metadata
 
 import (
 	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/filter"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/receiver"
@@ -987,23 +988,25 @@ func newMetricBgpRibPrefixes(cfg BgpRibPrefixesMetricConfig) metricBgpRibPrefixe
 // MetricsBuilder provides an interface for scrapers to report metrics while taking care of all the transformations
 // required to produce metric representation defined in metadata and user config.
 type MetricsBuilder struct {
-	config                        MetricsBuilderConfig // config of the metrics builder.
-	startTime                     pcommon.Timestamp    // start time that will be applied to all recorded data points.
-	metricsCapacity               int                  // maximum observed number of metrics per resource.
-	metricsBuffer                 pmetric.Metrics      // accumulates metrics data before emitting.
-	buildInfo                     component.BuildInfo  // contains version information.
-	metricBgpAdjacencyFlapsActive metricBgpAdjacencyFlapsActive
-	metricBgpFlapsActive          metricBgpFlapsActive
-	metricBgpMoasActive           metricBgpMoasActive
-	metricBgpOverlapsActive       metricBgpOverlapsActive
-	metricBgpPeerFlaps            metricBgpPeerFlaps
-	metricBgpPeerMessages         metricBgpPeerMessages
-	metricBgpPeerPrefixes         metricBgpPeerPrefixes
-	metricBgpPeerState            metricBgpPeerState
-	metricBgpPrefixCountActive    metricBgpPrefixCountActive
-	metricBgpRedundancyLostActive metricBgpRedundancyLostActive
-	metricBgpRibPaths             metricBgpRibPaths
-	metricBgpRibPrefixes          metricBgpRibPrefixes
+	config                         MetricsBuilderConfig // config of the metrics builder.
+	startTime                      pcommon.Timestamp    // start time that will be applied to all recorded data points.
+	metricsCapacity                int                  // maximum observed number of metrics per resource.
+	metricsBuffer                  pmetric.Metrics      // accumulates metrics data before emitting.
+	buildInfo                      component.BuildInfo  // contains version information.
+	resourceAttributeIncludeFilter map[string]filter.Filter
+	resourceAttributeExcludeFilter map[string]filter.Filter
+	metricBgpAdjacencyFlapsActive  metricBgpAdjacencyFlapsActive
+	metricBgpFlapsActive           metricBgpFlapsActive
+	metricBgpMoasActive            metricBgpMoasActive
+	metricBgpOverlapsActive        metricBgpOverlapsActive
+	metricBgpPeerFlaps             metricBgpPeerFlaps
+	metricBgpPeerMessages          metricBgpPeerMessages
+	metricBgpPeerPrefixes          metricBgpPeerPrefixes
+	metricBgpPeerState             metricBgpPeerState
+	metricBgpPrefixCountActive     metricBgpPrefixCountActive
+	metricBgpRedundancyLostActive  metricBgpRedundancyLostActive
+	metricBgpRibPaths              metricBgpRibPaths
+	metricBgpRibPrefixes           metricBgpRibPrefixes
 }
 
 // MetricBuilderOption applies changes to default metrics builder.
@@ -1025,28 +1028,41 @@ func WithStartTime(startTime pcommon.Timestamp) MetricBuilderOption {
 }
 func NewMetricsBuilder(mbc MetricsBuilderConfig, settings receiver.Settings, options ...MetricBuilderOption) *MetricsBuilder {
 	mb := &MetricsBuilder{
-		config:                        mbc,
-		startTime:                     pcommon.NewTimestampFromTime(time.Now()),
-		metricsBuffer:                 pmetric.NewMetrics(),
-		buildInfo:                     settings.BuildInfo,
-		metricBgpAdjacencyFlapsActive: newMetricBgpAdjacencyFlapsActive(mbc.Metrics.BgpAdjacencyFlapsActive),
-		metricBgpFlapsActive:          newMetricBgpFlapsActive(mbc.Metrics.BgpFlapsActive),
-		metricBgpMoasActive:           newMetricBgpMoasActive(mbc.Metrics.BgpMoasActive),
-		metricBgpOverlapsActive:       newMetricBgpOverlapsActive(mbc.Metrics.BgpOverlapsActive),
-		metricBgpPeerFlaps:            newMetricBgpPeerFlaps(mbc.Metrics.BgpPeerFlaps),
-		metricBgpPeerMessages:         newMetricBgpPeerMessages(mbc.Metrics.BgpPeerMessages),
-		metricBgpPeerPrefixes:         newMetricBgpPeerPrefixes(mbc.Metrics.BgpPeerPrefixes),
-		metricBgpPeerState:            newMetricBgpPeerState(mbc.Metrics.BgpPeerState),
-		metricBgpPrefixCountActive:    newMetricBgpPrefixCountActive(mbc.Metrics.BgpPrefixCountActive),
-		metricBgpRedundancyLostActive: newMetricBgpRedundancyLostActive(mbc.Metrics.BgpRedundancyLostActive),
-		metricBgpRibPaths:             newMetricBgpRibPaths(mbc.Metrics.BgpRibPaths),
-		metricBgpRibPrefixes:          newMetricBgpRibPrefixes(mbc.Metrics.BgpRibPrefixes),
+		config:                         mbc,
+		startTime:                      pcommon.NewTimestampFromTime(time.Now()),
+		metricsBuffer:                  pmetric.NewMetrics(),
+		buildInfo:                      settings.BuildInfo,
+		metricBgpAdjacencyFlapsActive:  newMetricBgpAdjacencyFlapsActive(mbc.Metrics.BgpAdjacencyFlapsActive),
+		metricBgpFlapsActive:           newMetricBgpFlapsActive(mbc.Metrics.BgpFlapsActive),
+		metricBgpMoasActive:            newMetricBgpMoasActive(mbc.Metrics.BgpMoasActive),
+		metricBgpOverlapsActive:        newMetricBgpOverlapsActive(mbc.Metrics.BgpOverlapsActive),
+		metricBgpPeerFlaps:             newMetricBgpPeerFlaps(mbc.Metrics.BgpPeerFlaps),
+		metricBgpPeerMessages:          newMetricBgpPeerMessages(mbc.Metrics.BgpPeerMessages),
+		metricBgpPeerPrefixes:          newMetricBgpPeerPrefixes(mbc.Metrics.BgpPeerPrefixes),
+		metricBgpPeerState:             newMetricBgpPeerState(mbc.Metrics.BgpPeerState),
+		metricBgpPrefixCountActive:     newMetricBgpPrefixCountActive(mbc.Metrics.BgpPrefixCountActive),
+		metricBgpRedundancyLostActive:  newMetricBgpRedundancyLostActive(mbc.Metrics.BgpRedundancyLostActive),
+		metricBgpRibPaths:              newMetricBgpRibPaths(mbc.Metrics.BgpRibPaths),
+		metricBgpRibPrefixes:           newMetricBgpRibPrefixes(mbc.Metrics.BgpRibPrefixes),
+		resourceAttributeIncludeFilter: make(map[string]filter.Filter),
+		resourceAttributeExcludeFilter: make(map[string]filter.Filter),
+	}
+	if mbc.ResourceAttributes.BgpReceiver.MetricsInclude != nil {
+		mb.resourceAttributeIncludeFilter["bgp.receiver"] = filter.CreateFilter(mbc.ResourceAttributes.BgpReceiver.MetricsInclude)
+	}
+	if mbc.ResourceAttributes.BgpReceiver.MetricsExclude != nil {
+		mb.resourceAttributeExcludeFilter["bgp.receiver"] = filter.CreateFilter(mbc.ResourceAttributes.BgpReceiver.MetricsExclude)
 	}
 
 	for _, op := range options {
 		op.apply(mb)
 	}
 	return mb
+}
+
+// NewResourceBuilder returns a new resource builder that should be used to build a resource associated with for the emitted metrics.
+func (mb *MetricsBuilder) NewResourceBuilder() *ResourceBuilder {
+	return NewResourceBuilder(mb.config.ResourceAttributes)
 }
 
 // updateCapacity updates max length of metrics and resource attributes that will be used for the slice capacity.
@@ -1121,6 +1137,16 @@ func (mb *MetricsBuilder) EmitForResource(options ...ResourceMetricsOption) {
 
 	for _, op := range options {
 		op.apply(rm)
+	}
+	for attr, filter := range mb.resourceAttributeIncludeFilter {
+		if val, ok := rm.Resource().Attributes().Get(attr); ok && !filter.Matches(val.AsString()) {
+			return
+		}
+	}
+	for attr, filter := range mb.resourceAttributeExcludeFilter {
+		if val, ok := rm.Resource().Attributes().Get(attr); ok && filter.Matches(val.AsString()) {
+			return
+		}
 	}
 
 	if ils.Metrics().Len() > 0 {

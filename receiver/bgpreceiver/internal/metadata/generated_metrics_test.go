@@ -48,6 +48,15 @@ func TestMetricsBuilder(t *testing.T) {
 			resAttrsSet: testDataSetNone,
 			expectEmpty: true,
 		},
+		{
+			name:        "filter_set_include",
+			resAttrsSet: testDataSetAll,
+		},
+		{
+			name:        "filter_set_exclude",
+			resAttrsSet: testDataSetAll,
+			expectEmpty: true,
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -127,7 +136,9 @@ func TestMetricsBuilder(t *testing.T) {
 				mb.RecordBgpRibPrefixesDataPoint(ts, 3, "bgp.family-val-2")
 			}
 
-			res := pcommon.NewResource()
+			rb := mb.NewResourceBuilder()
+			rb.SetBgpReceiver("bgp.receiver-val")
+			res := rb.Emit()
 			metrics := mb.Emit(WithResource(res))
 			if tt.name == "reaggregate_set" {
 				assert.Empty(t, mb.metricBgpPeerFlaps.aggDataPoints)
