@@ -72,6 +72,12 @@ type PeerConfig struct {
 	HoldTime time.Duration `mapstructure:"hold_time"`
 	// ConnectRetry is the delay between connection attempts (default 10s).
 	ConnectRetry time.Duration `mapstructure:"connect_retry"`
+	// MaxPrefixes: when the peer announces more distinct routes than this, the session is
+	// closed with CEASE / Maximum Number of Prefixes Reached (0: no limit).
+	MaxPrefixes int `mapstructure:"max_prefixes"`
+	// MaxPrefixesRestart is how long the speaker waits before it opens or accepts a session
+	// again after closing it for MaxPrefixes (default 5m).
+	MaxPrefixesRestart time.Duration `mapstructure:"max_prefixes_restart"`
 }
 
 // BMPConfig configures the BMP station.
@@ -258,6 +264,9 @@ func (c *Config) Validate() error {
 		if p.ConnectRetry < 0 {
 			errs = append(errs, fmt.Errorf("peers[%d]: connect_retry is negative", i))
 		}
+		if p.MaxPrefixes < 0 || p.MaxPrefixesRestart < 0 {
+			errs = append(errs, fmt.Errorf("peers[%d]: max_prefixes and max_prefixes_restart must not be negative", i))
+		}
 		if len(p.Password) > 80 {
 			errs = append(errs, fmt.Errorf("peers[%d]: password longer than 80 bytes (TCP-MD5 limit)", i))
 		}
@@ -384,7 +393,8 @@ func (c *Config) speakerConfig() speaker.Config {
 	for _, p := range c.Peers {
 		a, _ := netip.ParseAddr(p.Address)
 		pc := speaker.PeerConfig{Address: a.Unmap(), ASN: p.ASN, Name: p.Name, Port: p.Port, Passive: p.Passive,
-			MultihopTTL: p.MultihopTTL, Password: p.Password, Families: p.Families, HoldTime: p.HoldTime, ConnectRetry: p.ConnectRetry}
+			MultihopTTL: p.MultihopTTL, Password: p.Password, Families: p.Families, HoldTime: p.HoldTime, ConnectRetry: p.ConnectRetry,
+			MaxPrefixes: p.MaxPrefixes, MaxPrefixesRestart: p.MaxPrefixesRestart}
 		if p.LocalAddress != "" {
 			pc.LocalAddress, _ = netip.ParseAddr(p.LocalAddress)
 		}

@@ -53,6 +53,8 @@ func TestLoadConfig(t *testing.T) {
 	assert.Equal(t, netip.MustParseAddr("10.0.0.5"), sc.Peers[1].Address)
 	assert.EqualValues(t, 2, sc.Peers[1].MultihopTTL)
 	assert.Equal(t, 180*time.Second, sc.Peers[1].HoldTime)
+	assert.Equal(t, 4000, sc.Peers[1].MaxPrefixes)
+	assert.Equal(t, 15*time.Minute, sc.Peers[1].MaxPrefixesRestart)
 	rc, err = rs.ribConfig()
 	require.NoError(t, err)
 	assert.Equal(t, []rib.Class{rib.ClassAzure, rib.ClassExpressRoute, rib.ClassOnPrem, rib.ClassNVA}, rc.Overlap.Classes)

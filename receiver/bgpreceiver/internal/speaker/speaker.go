@@ -60,6 +60,11 @@ type PeerConfig struct {
 	Families     []string
 	HoldTime     time.Duration
 	ConnectRetry time.Duration
+	// MaxPrefixes > 0: more distinct routes than this close the session with CEASE /
+	// Maximum Number of Prefixes Reached, and no session is opened or accepted for
+	// MaxPrefixesRestart (default 5m).
+	MaxPrefixes        int
+	MaxPrefixesRestart time.Duration
 }
 
 // EventKind is the kind of an Event.
@@ -326,6 +331,8 @@ type peer struct {
 
 	mu    sync.Mutex
 	state string
+	// holdDown: the session ends for MaxPrefixes; wait MaxPrefixesRestart.
+	holdDown atomic.Bool
 
 	recv, sent [numMsgTypes]atomic.Uint64
 }
@@ -339,6 +346,9 @@ func newPeer(s *Speaker, pc PeerConfig) *peer {
 	}
 	if pc.Port == 0 {
 		pc.Port = 179
+	}
+	if pc.MaxPrefixesRestart == 0 {
+		pc.MaxPrefixesRestart = 5 * time.Minute
 	}
 	if len(pc.Families) == 0 {
 		if pc.Address.Is4() {
@@ -395,6 +405,30 @@ func (p *peer) run() {
 			return
 		}
 		delay = p.cfg.ConnectRetry
+		if p.holdDown.Load() {
+			ok := p.wait(p.cfg.MaxPrefixesRestart)
+			p.holdDown.Store(false)
+			if !ok {
+				return
+			}
+		}
+	}
+}
+
+// wait refuses the peer's connections for d; false when the speaker stops meanwhile.
+func (p *peer) wait(d time.Duration) bool {
+	p.setState("idle")
+	t := time.NewTimer(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			return true
+		case c := <-p.incoming:
+			rejectWith(c, bgp.BGP_ERROR_SUB_CONNECTION_REJECTED)
+		case <-p.s.ctx.Done():
+			return false
+		}
 	}
 }
 
@@ -525,6 +559,8 @@ type session struct {
 	peerASN  uint32
 	families map[bgp.RouteFamily]bgp.BGPAddPathMode
 	stopping atomic.Bool
+	// routes the peer announced, counted when PeerConfig.MaxPrefixes is set.
+	routes map[routeKey]struct{}
 
 	// Collision detection (RFC 4271 6.8), under cmu: outgoing (the speaker opened this
 	// connection), the peer's BGP identifier once its OPEN arrived, a connection of the peer
@@ -537,9 +573,32 @@ type session struct {
 	switchTo    net.Conn
 }
 
+type routeKey struct {
+	prefix netip.Prefix
+	id     uint32
+}
+
+// countRoutes applies an UPDATE to the session's route count; false when it goes beyond
+// MaxPrefixes.
+func (ses *session) countRoutes(u *bgpconv.Update) bool {
+	if ses.routes == nil {
+		ses.routes = map[routeKey]struct{}{}
+	}
+	for _, w := range u.Withdrawn {
+		delete(ses.routes, routeKey{w.Prefix, w.ID})
+	}
+	for _, a := range u.Announced {
+		ses.routes[routeKey{a.Prefix, a.ID}] = struct{}{}
+	}
+	return len(ses.routes) <= ses.p.cfg.MaxPrefixes
+}
+
 // reject closes a connection of the peer that lost a collision.
-func reject(c net.Conn) {
-	b, _ := bgp.NewBGPNotificationMessage(bgp.BGP_ERROR_CEASE, bgp.BGP_ERROR_SUB_CONNECTION_COLLISION_RESOLUTION, nil).Serialize()
+func reject(c net.Conn) { rejectWith(c, bgp.BGP_ERROR_SUB_CONNECTION_COLLISION_RESOLUTION) }
+
+// rejectWith closes a connection with a CEASE of the given subcode.
+func rejectWith(c net.Conn, subcode uint8) {
+	b, _ := bgp.NewBGPNotificationMessage(bgp.BGP_ERROR_CEASE, subcode, nil).Serialize()
 	_ = c.SetWriteDeadline(time.Now().Add(time.Second))
 	_, _ = c.Write(b)
 	_ = c.Close()
@@ -556,6 +615,10 @@ func (ses *session) yields() bool {
 // session, or one the peer opened, always wins. Against a connection this speaker opened the
 // BGP identifiers decide, as soon as the peer's OPEN tells its identifier.
 func (ses *session) collision(c net.Conn) {
+	if ses.p.holdDown.Load() {
+		rejectWith(c, bgp.BGP_ERROR_SUB_CONNECTION_REJECTED) // the session ends for max_prefixes
+		return
+	}
 	ses.cmu.Lock()
 	defer ses.cmu.Unlock()
 	switch {
@@ -894,7 +957,13 @@ func (ses *session) established1() error {
 				ses.revised(m, b, me)
 				b = m.Body.(*bgp.BGPUpdate)
 			}
-			p.s.emit(Event{Kind: Update, Time: time.Now(), Peer: p.cfg.Address, PeerASN: ses.peerASN, Update: bgpconv.FromUpdate(b)})
+			u := bgpconv.FromUpdate(b)
+			if p.cfg.MaxPrefixes > 0 && !ses.countRoutes(&u) {
+				p.holdDown.Store(true)
+				return ses.fail(bgp.NewMessageError(bgp.BGP_ERROR_CEASE, bgp.BGP_ERROR_SUB_MAXIMUM_NUMBER_OF_PREFIXES_REACHED, nil,
+					fmt.Sprintf("%d routes, max_prefixes %d; next session in %s", len(ses.routes), p.cfg.MaxPrefixes, p.cfg.MaxPrefixesRestart)))
+			}
+			p.s.emit(Event{Kind: Update, Time: time.Now(), Peer: p.cfg.Address, PeerASN: ses.peerASN, Update: u})
 		case *bgp.BGPNotification:
 			ses.message("notification", "received", int(m.Header.Len), b.ErrorCode, b.ErrorSubcode)
 			return &sessionError{reason: notificationText("received", b.ErrorCode, b.ErrorSubcode), code: b.ErrorCode, subcode: b.ErrorSubcode}

@@ -613,3 +613,74 @@ func TestCollision(t *testing.T) {
 		})
 	}
 }
+
+// TestMaxPrefixes: distinct routes are counted (a re-announcement is not a new route, a
+// withdrawal frees one); the route beyond max_prefixes closes the session with CEASE /
+// Maximum Number of Prefixes Reached and is not delivered, and the peer's next connection
+// is refused with CEASE / Connection Rejected while the restart delay runs.
+func TestMaxPrefixes(t *testing.T) {
+	listen := freePort(t)
+	events := make(chan Event, 100)
+	s, err := Start(Config{ASN: 65000, RouterID: netip.MustParseAddr("192.0.2.1"), ListenAddresses: []string{"127.0.0.1"}, ListenPort: int32(listen),
+		Peers: []PeerConfig{{Address: netip.MustParseAddr("127.0.0.1"), ASN: 65001, Passive: true, MaxPrefixes: 3, MaxPrefixesRestart: time.Hour}}},
+		zaptest.NewLogger(t), func(e Event) { events <- e })
+	require.NoError(t, err)
+	defer s.Stop()
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(listen))
+	c, err := net.Dial("tcp4", addr)
+	require.NoError(t, err)
+	defer c.Close()
+	r := &remote{t: t, c: c}
+	r.send(open(65001, 90, "192.0.2.2", bgp.NewCapFourOctetASNumber(65001)))
+	r.send(bgp.NewBGPKeepAliveMessage())
+	withdraw := func(pfx string) *bgp.BGPMessage {
+		p := netip.MustParsePrefix(pfx)
+		return bgp.NewBGPUpdateMessage([]*bgp.IPAddrPrefix{bgp.NewIPAddrPrefix(uint8(p.Bits()), p.Addr().String())}, nil, nil)
+	}
+	for _, m := range []*bgp.BGPMessage{
+		update4("10.0.1.0/24", []uint32{65001}), update4("10.0.2.0/24", []uint32{65001}),
+		update4("10.0.1.0/24", []uint32{65001, 65001}), withdraw("10.0.2.0/24"),
+		update4("10.0.3.0/24", []uint32{65001}), update4("10.0.4.0/24", []uint32{65001}), // 3 routes: at the limit
+		update4("10.0.5.0/24", []uint32{65001}), // the fourth
+	} {
+		r.send(m)
+	}
+	var updates int
+	var down Event
+	deadline := time.After(20 * time.Second)
+	for down.Kind == 0 {
+		select {
+		case e := <-events:
+			switch e.Kind {
+			case Update:
+				updates++
+				for _, a := range e.Update.Announced {
+					assert.NotEqual(t, netip.MustParsePrefix("10.0.5.0/24"), a.Prefix, "the route beyond the limit is not delivered")
+				}
+			case PeerDown:
+				down = e
+			}
+		case <-deadline:
+			t.Fatal("no session down")
+		}
+	}
+	assert.Equal(t, 6, updates)
+	assert.Contains(t, down.Reason, "notification-sent code 6(cease) subcode 1(maximum number of prefixes reached)")
+	assert.Contains(t, down.Reason, "4 routes, max_prefixes 3")
+	var last *bgp.BGPMessage
+	for {
+		m := readMsg(t, c)
+		if m.Header.Type == bgp.BGP_MSG_NOTIFICATION {
+			last = m
+			break
+		}
+	}
+	assert.EqualValues(t, bgp.BGP_ERROR_SUB_MAXIMUM_NUMBER_OF_PREFIXES_REACHED, last.Body.(*bgp.BGPNotification).ErrorSubcode)
+
+	again, err := net.Dial("tcp4", addr)
+	require.NoError(t, err)
+	defer again.Close()
+	n, ok := readMsg(t, again).Body.(*bgp.BGPNotification)
+	require.True(t, ok, "a NOTIFICATION, not an OPEN, during the restart delay")
+	assert.EqualValues(t, bgp.BGP_ERROR_SUB_CONNECTION_REJECTED, n.ErrorSubcode)
+}
