@@ -78,6 +78,8 @@ type PeerConfig struct {
 	// MaxPrefixesRestart is how long the speaker waits before it opens or accepts a session
 	// again after closing it for MaxPrefixes (default 5m).
 	MaxPrefixesRestart time.Duration `mapstructure:"max_prefixes_restart"`
+	// AddPath asks the peer for every path of each prefix (ADD-PATH receive, RFC 7911).
+	AddPath bool `mapstructure:"add_path"`
 }
 
 // BMPConfig configures the BMP station.
@@ -394,7 +396,7 @@ func (c *Config) speakerConfig() speaker.Config {
 		a, _ := netip.ParseAddr(p.Address)
 		pc := speaker.PeerConfig{Address: a.Unmap(), ASN: p.ASN, Name: p.Name, Port: p.Port, Passive: p.Passive,
 			MultihopTTL: p.MultihopTTL, Password: p.Password, Families: p.Families, HoldTime: p.HoldTime, ConnectRetry: p.ConnectRetry,
-			MaxPrefixes: p.MaxPrefixes, MaxPrefixesRestart: p.MaxPrefixesRestart}
+			MaxPrefixes: p.MaxPrefixes, MaxPrefixesRestart: p.MaxPrefixesRestart, AddPath: p.AddPath}
 		if p.LocalAddress != "" {
 			pc.LocalAddress, _ = netip.ParseAddr(p.LocalAddress)
 		}

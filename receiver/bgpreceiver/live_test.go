@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/consumer/consumertest"
+	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/receiver/receivertest"
 
 	"github.com/erviz/otelcol-erviz/internal/schema"
@@ -81,7 +82,7 @@ func TestLiveBIRD(t *testing.T) {
         bgp_path.prepend(65020); bgp_path.prepend(12076);
         bgp_community.add((65001,100)); bgp_large_community.add((65001,1,2)); bgp_med = 50;
       }`))
-	b := startBird(t, "127.0.0.3", `protocol static backup { ipv4; route 10.9.0.0/24 blackhole; }
+	b := startBird(t, "127.0.0.3", `protocol static backup1 { ipv4; route 10.9.0.0/24 blackhole; }
 `+birdPeer("127.0.0.3", pb, 65002, "192.0.2.3", "", `bgp_path.prepend(65100);`))
 
 	cfg := baseConfig()
@@ -148,7 +149,7 @@ func TestLiveBIRD(t *testing.T) {
 	})
 
 	// The backup path disappears: lost redundancy starts, then resolves when it is back.
-	b.ctl("disable", "backup")
+	b.ctl("disable", "backup1")
 	eventually(t, 10*time.Second, "withdrawal and lost-redundancy start", func() bool {
 		return len(find(logs, schema.BGPEvent, schema.BGPEventWithdraw, schema.BGPPrefix, "10.9.0.0/24", schema.BGPPeerAddress, "127.0.0.3")) == 1 &&
 			len(find(logs, schema.BGPEvent, schema.BGPEventLostRedundancy, schema.BGPEventPhase, "start", schema.BGPPrefix, "10.9.0.0/24")) == 1
@@ -519,4 +520,67 @@ neighbor 127.0.0.1 {
 	v, _ := intAttr(med[len(med)-1], schema.BGPMED)
 	assert.EqualValues(t, 10, v)
 	assert.Equal(t, "exabgp", str(med[0], schema.BGPPeerName), "the passive peer's configured name")
+}
+
+// TestAddPathBIRD: BIRD holds two paths for one prefix (two static protocols) and sends both
+// (add paths tx); the receiver asks for them (add_path). Both reach the RIB as routes of
+// their own with their path IDs, and when BIRD loses one, its withdrawal names that path:
+// the backup path of a single session becomes visible, and so does its loss.
+func TestAddPathBIRD(t *testing.T) {
+	port := testutil.FreeTCPPort(t, "127.0.0.15")
+	b := startBird(t, "127.0.0.15", fmt.Sprintf(`protocol static main1 { ipv4; route 10.77.0.0/16 blackhole; }
+protocol static backup1 { ipv4; route 10.77.0.0/16 blackhole { preference = 50; }; }
+protocol bgp collector {
+  local 127.0.0.15 port %d as 65015;
+  neighbor 127.0.0.1 as 65000;
+  passive on;
+  multihop;
+  hold time 9;
+  connect delay time 1;
+  ipv4 {
+    import none;
+    add paths tx;
+    next hop address 192.0.2.51;
+    export filter { if proto = "backup1" then { bgp_path.prepend(65099); bgp_next_hop = 192.0.2.52; } accept; };
+  };
+}
+`, port))
+	cfg := baseConfig()
+	pc := peerConfig("127.0.0.15", port, 65015, "rr")
+	pc.AddPath = true
+	cfg.Peers = []PeerConfig{pc}
+	logs, _ := startReceiver(t, cfg)
+	ann := func() []plog.LogRecord {
+		return find(logs, schema.BGPEvent, schema.BGPEventAnnounce, schema.BGPPrefix, "10.77.0.0/16")
+	}
+	eventually(t, 60*time.Second, "both paths of 10.77.0.0/16", func() bool { return len(ann()) == 2 })
+	ids := map[int64]string{}
+	for _, a := range ann() {
+		id, ok := intAttr(a, schema.BGPPathID)
+		require.True(t, ok, "an ADD-PATH route carries its path ID")
+		ids[id] = str(a, schema.BGPASPath) + " via " + str(a, schema.BGPNextHop)
+	}
+	require.Len(t, ids, 2, "two distinct path IDs: %v", ids)
+	var backupID int64
+	for id, p := range ids {
+		if strings.HasPrefix(p, "65015 65099") {
+			backupID = id
+		}
+	}
+	require.NotZero(t, backupID, "the backup path (65015 65099): %v", ids)
+
+	b.ctl("disable", "backup1")
+	eventually(t, 30*time.Second, "the backup path withdrawn", func() bool {
+		return len(find(logs, schema.BGPEvent, schema.BGPEventWithdraw, schema.BGPPrefix, "10.77.0.0/16")) == 1
+	})
+	w := find(logs, schema.BGPEvent, schema.BGPEventWithdraw, schema.BGPPrefix, "10.77.0.0/16")[0]
+	id, _ := intAttr(w, schema.BGPPathID)
+	assert.Equal(t, backupID, id, "the withdrawal names the backup path")
+	eventually(t, 10*time.Second, "lost redundancy of 10.77.0.0/16 (two next hops, now one)", func() bool {
+		return len(find(logs, schema.BGPEvent, schema.BGPEventLostRedundancy, schema.BGPEventPhase, "start", schema.BGPPrefix, "10.77.0.0/16")) == 1
+	})
+	b.ctl("enable", "backup1")
+	eventually(t, 30*time.Second, "redundancy back when the backup returns", func() bool {
+		return len(find(logs, schema.BGPEvent, schema.BGPEventLostRedundancy, schema.BGPEventPhase, "resolved", schema.BGPPrefix, "10.77.0.0/16")) == 1
+	})
 }

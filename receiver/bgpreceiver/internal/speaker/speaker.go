@@ -65,6 +65,9 @@ type PeerConfig struct {
 	// MaxPrefixesRestart (default 5m).
 	MaxPrefixes        int
 	MaxPrefixesRestart time.Duration
+	// AddPath asks the peer to send every path of a prefix (ADD-PATH receive, RFC 7911) for
+	// the configured families; the peer's OPEN decides per family.
+	AddPath bool
 }
 
 // EventKind is the kind of an Event.
@@ -554,6 +557,8 @@ type session struct {
 	done chan struct{}
 	hdr  [bgp.BGP_HEADER_LENGTH]byte
 	body []byte
+	// opts: ADD-PATH decoding once negotiated (nil before and without it).
+	opts *bgp.MarshallingOption
 
 	hold     time.Duration
 	peerASN  uint32
@@ -788,7 +793,13 @@ func (ses *session) read(deadline time.Duration) (*bgp.BGPMessage, error) {
 	if i := msgIndex(h.Type); i >= 0 {
 		ses.p.recv[i].Add(1)
 	}
-	m, err := bgp.ParseBGPBody(&h, body)
+	var m *bgp.BGPMessage
+	var err error
+	if ses.opts != nil {
+		m, err = bgp.ParseBGPBody(&h, body, ses.opts)
+	} else {
+		m, err = bgp.ParseBGPBody(&h, body)
+	}
 	if err != nil {
 		if h.Type == bgp.BGP_MSG_UPDATE && m != nil {
 			var me *bgp.MessageError
@@ -841,6 +852,15 @@ func (ses *session) establish() error {
 		}
 	}
 	caps = append(caps, bgp.NewCapRouteRefresh(), bgp.NewCapFourOctetASNumber(cfg.ASN))
+	if p.cfg.AddPath {
+		var tuples []*bgp.CapAddPathTuple
+		for _, rf := range []bgp.RouteFamily{bgp.RF_IPv4_UC, bgp.RF_IPv6_UC} {
+			if fams[rf] {
+				tuples = append(tuples, bgp.NewCapAddPathTuple(rf, bgp.BGP_ADD_PATH_RECEIVE))
+			}
+		}
+		caps = append(caps, bgp.NewCapAddPath(tuples))
+	}
 	myAS := uint16(bgp.AS_TRANS)
 	if cfg.ASN <= 0xffff {
 		myAS = uint16(cfg.ASN)
@@ -885,11 +905,19 @@ func (ses *session) establish() error {
 	ses.hold = min(p.cfg.HoldTime, time.Duration(o.HoldTime)*time.Second)
 	// Families: those both sides name (IPv4 unicast when the peer names none, RFC 4760).
 	theirs := map[bgp.RouteFamily]bool{}
+	sends := map[bgp.RouteFamily]bool{} // families the peer sends with path IDs
 	for _, op := range o.OptParams {
 		if pc, ok := op.(*bgp.OptionParameterCapability); ok {
 			for _, c := range pc.Capability {
-				if mp, ok := c.(*bgp.CapMultiProtocol); ok {
-					theirs[mp.CapValue] = true
+				switch v := c.(type) {
+				case *bgp.CapMultiProtocol:
+					theirs[v.CapValue] = true
+				case *bgp.CapAddPath:
+					for _, t := range v.Tuples {
+						if t.Mode&bgp.BGP_ADD_PATH_SEND != 0 {
+							sends[t.RouteFamily] = true
+						}
+					}
 				}
 			}
 		}
@@ -899,8 +927,16 @@ func (ses *session) establish() error {
 	}
 	ses.families = map[bgp.RouteFamily]bgp.BGPAddPathMode{}
 	for rf := range fams {
-		if theirs[rf] {
-			ses.families[rf] = bgp.BGP_ADD_PATH_NONE
+		if !theirs[rf] {
+			continue
+		}
+		ses.families[rf] = bgp.BGP_ADD_PATH_NONE
+		if p.cfg.AddPath && sends[rf] {
+			ses.families[rf] = bgp.BGP_ADD_PATH_RECEIVE
+			if ses.opts == nil {
+				ses.opts = &bgp.MarshallingOption{AddPath: map[bgp.RouteFamily]bgp.BGPAddPathMode{}}
+			}
+			ses.opts.AddPath[rf] = bgp.BGP_ADD_PATH_RECEIVE
 		}
 	}
 	p.setState("openconfirm")

@@ -684,3 +684,59 @@ func TestMaxPrefixes(t *testing.T) {
 	require.True(t, ok, "a NOTIFICATION, not an OPEN, during the restart delay")
 	assert.EqualValues(t, bgp.BGP_ERROR_SUB_CONNECTION_REJECTED, n.ErrorSubcode)
 }
+
+// TestAddPath: with add_path the OPEN asks to receive path IDs; when the peer offers to send
+// them, two paths of one prefix arrive as two routes with their IDs, and a withdrawal names
+// one of them.
+func TestAddPath(t *testing.T) {
+	h := startSession(t, PeerConfig{AddPath: true})
+	o := h.r.next(bgp.BGP_MSG_OPEN).Body.(*bgp.BGPOpen)
+	var asked []bgp.RouteFamily
+	for _, op := range o.OptParams {
+		for _, c := range op.(*bgp.OptionParameterCapability).Capability {
+			if ap, ok := c.(*bgp.CapAddPath); ok {
+				for _, tu := range ap.Tuples {
+					assert.Equal(t, bgp.BGP_ADD_PATH_RECEIVE, tu.Mode)
+					asked = append(asked, tu.RouteFamily)
+				}
+			}
+		}
+	}
+	assert.Equal(t, []bgp.RouteFamily{bgp.RF_IPv4_UC}, asked)
+	h.r.send(open(65001, 90, "192.0.2.2", bgp.NewCapMultiProtocol(bgp.RF_IPv4_UC), bgp.NewCapFourOctetASNumber(65001),
+		bgp.NewCapAddPath([]*bgp.CapAddPathTuple{bgp.NewCapAddPathTuple(bgp.RF_IPv4_UC, bgp.BGP_ADD_PATH_SEND)})))
+	h.r.next(bgp.BGP_MSG_KEEPALIVE)
+	h.r.send(bgp.NewBGPKeepAliveMessage())
+	h.event(PeerUp)
+	send := &bgp.MarshallingOption{AddPath: map[bgp.RouteFamily]bgp.BGPAddPathMode{bgp.RF_IPv4_UC: bgp.BGP_ADD_PATH_SEND}}
+	path := func(id uint32, nh string, asns ...uint32) []byte {
+		n := bgp.NewIPAddrPrefix(16, "10.7.0.0")
+		n.SetPathLocalIdentifier(id)
+		m := bgp.NewBGPUpdateMessage(nil, []bgp.PathAttributeInterface{
+			bgp.NewPathAttributeOrigin(0),
+			bgp.NewPathAttributeAsPath([]bgp.AsPathParamInterface{bgp.NewAs4PathParam(bgp.BGP_ASPATH_ATTR_TYPE_SEQ, asns)}),
+			bgp.NewPathAttributeNextHop(nh),
+		}, []*bgp.IPAddrPrefix{n})
+		b, err := m.Serialize(send)
+		require.NoError(t, err)
+		return b
+	}
+	h.r.sendRaw(path(1, "192.0.2.2", 65001))
+	h.r.sendRaw(path(2, "192.0.2.3", 65001, 65002))
+	a1 := h.event(Update).Update.Announced
+	a2 := h.event(Update).Update.Announced
+	require.Len(t, a1, 1)
+	require.Len(t, a2, 1)
+	assert.Equal(t, netip.MustParsePrefix("10.7.0.0/16"), a1[0].Prefix)
+	assert.EqualValues(t, 1, a1[0].ID)
+	assert.EqualValues(t, 2, a2[0].ID)
+	assert.Equal(t, netip.MustParseAddr("192.0.2.3"), a2[0].NextHop)
+	w := bgp.NewIPAddrPrefix(16, "10.7.0.0")
+	w.SetPathLocalIdentifier(2)
+	b, err := bgp.NewBGPUpdateMessage([]*bgp.IPAddrPrefix{w}, nil, nil).Serialize(send)
+	require.NoError(t, err)
+	h.r.sendRaw(b)
+	wd := h.event(Update).Update.Withdrawn
+	require.Len(t, wd, 1)
+	assert.EqualValues(t, 2, wd[0].ID)
+}
