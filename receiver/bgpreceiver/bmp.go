@@ -95,25 +95,9 @@ var bmpDownReasons = map[uint8]string{
 	bmp.BMP_PEER_DOWN_REASON_PEER_DE_CONFIGURED:      "peer-deconfigured",
 }
 
-func bgpMessageType(t uint8) string {
-	switch t {
-	case bgp.BGP_MSG_OPEN:
-		return "open"
-	case bgp.BGP_MSG_UPDATE:
-		return "update"
-	case bgp.BGP_MSG_NOTIFICATION:
-		return "notification"
-	case bgp.BGP_MSG_KEEPALIVE:
-		return "keepalive"
-	case bgp.BGP_MSG_ROUTE_REFRESH:
-		return "refresh"
-	}
-	return fmt.Sprintf("type_%d", t)
-}
-
 // messageItem describes a BGP message (OPEN, KEEPALIVE, NOTIFICATION, ...) seen by a source.
 func messageItem(t time.Time, peer rib.Peer, m *bgp.BGPMessage, dir string) item {
-	it := item{kind: itemMessage, t: t, peer: peer, msgType: bgpMessageType(m.Header.Type), msgDir: dir, msgLen: int(m.Header.Len)}
+	it := item{kind: itemMessage, t: t, peer: peer, msgType: bgpconv.MessageType(m.Header.Type), msgDir: dir, msgLen: int(m.Header.Len)}
 	if n, ok := m.Body.(*bgp.BGPNotification); ok {
 		it.code, it.subcode, it.hasCode = n.ErrorCode, n.ErrorSubcode, true
 	}

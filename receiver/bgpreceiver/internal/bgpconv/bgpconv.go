@@ -309,3 +309,21 @@ func SessionOf(sent, received *bgp.BGPOpen) Session {
 	}
 	return s
 }
+
+// MessageType names a BGP message type as the schema's bgp.message.type does: open, update,
+// notification, keepalive, refresh, else type_<n>.
+func MessageType(t uint8) string {
+	switch t {
+	case bgp.BGP_MSG_OPEN:
+		return "open"
+	case bgp.BGP_MSG_UPDATE:
+		return "update"
+	case bgp.BGP_MSG_NOTIFICATION:
+		return "notification"
+	case bgp.BGP_MSG_KEEPALIVE:
+		return "keepalive"
+	case bgp.BGP_MSG_ROUTE_REFRESH:
+		return "refresh"
+	}
+	return "type_" + strconv.Itoa(int(t))
+}

@@ -877,7 +877,7 @@ func (ses *session) establish() error {
 		return err
 	}
 	code, subcode := notifCode(m)
-	ses.message(msgName(m.Header.Type), "received", int(m.Header.Len), code, subcode)
+	ses.message(bgpconv.MessageType(m.Header.Type), "received", int(m.Header.Len), code, subcode)
 	if n, ok := m.Body.(*bgp.BGPNotification); ok {
 		return &sessionError{reason: notificationText("received", n.ErrorCode, n.ErrorSubcode), code: n.ErrorCode, subcode: n.ErrorSubcode}
 	}
@@ -1028,22 +1028,6 @@ func (ses *session) keepalives() {
 			return
 		}
 	}
-}
-
-func msgName(t uint8) string {
-	switch t {
-	case bgp.BGP_MSG_OPEN:
-		return "open"
-	case bgp.BGP_MSG_UPDATE:
-		return "update"
-	case bgp.BGP_MSG_NOTIFICATION:
-		return "notification"
-	case bgp.BGP_MSG_KEEPALIVE:
-		return "keepalive"
-	case bgp.BGP_MSG_ROUTE_REFRESH:
-		return "refresh"
-	}
-	return "unknown"
 }
 
 func notifCode(m *bgp.BGPMessage) (uint8, uint8) {
