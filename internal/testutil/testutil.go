@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -90,9 +91,13 @@ func pickPort(t testing.TB, free func(port int) bool) int {
 // (and on the wildcard address), never the same twice in one test binary.
 func FreeTCPPort(t testing.TB, host string) int {
 	t.Helper()
+	network, wildcard := "tcp4", "0.0.0.0"
+	if strings.Contains(host, ":") {
+		network, wildcard = "tcp6", "::"
+	}
 	return pickPort(t, func(p int) bool {
-		for _, h := range []string{host, "0.0.0.0"} {
-			l, err := net.Listen("tcp4", net.JoinHostPort(h, strconv.Itoa(p)))
+		for _, h := range []string{host, wildcard} {
+			l, err := net.Listen(network, net.JoinHostPort(h, strconv.Itoa(p)))
 			if err != nil {
 				return false
 			}

@@ -584,3 +584,38 @@ protocol bgp collector {
 		return len(find(logs, schema.BGPEvent, schema.BGPEventLostRedundancy, schema.BGPEventPhase, "resolved", schema.BGPPrefix, "10.77.0.0/16")) == 1
 	})
 }
+
+// TestLiveBIRDIPv6 peers with BIRD over IPv6 (::1) with TCP-MD5: the session and an IPv6
+// route with its next hop; the IPv6 paths of the socket options (MD5 key, hop limit) run.
+func TestLiveBIRDIPv6(t *testing.T) {
+	port := testutil.FreeTCPPort(t, "::1")
+	startBird(t, "192.0.2.16", fmt.Sprintf(`protocol static s6 { ipv6; route 2001:db8:16::/48 blackhole; }
+protocol bgp collector {
+  local ::1 port %d as 65016;
+  neighbor ::1 as 65000;
+  passive on;
+  multihop;
+  hold time 9;
+  password "v6-secret";
+  ipv6 {
+    import none;
+    next hop address 2001:db8::16;
+    export all;
+  };
+}
+`, port))
+	cfg := baseConfig()
+	pc := PeerConfig{Address: "::1", Port: uint16(port), ASN: 65016, Name: "v6", LocalAddress: "::1",
+		ConnectRetry: time.Second, HoldTime: 9 * time.Second, Password: "v6-secret", MultihopTTL: 2}
+	cfg.Peers = []PeerConfig{pc}
+	logs, _ := startReceiver(t, cfg)
+	eventually(t, 30*time.Second, "the IPv6 session and route", func() bool {
+		return upCount(logs, "::1") == 1 &&
+			len(find(logs, schema.BGPEvent, schema.BGPEventAnnounce, schema.BGPPrefix, "2001:db8:16::/48")) == 1
+	})
+	a := find(logs, schema.BGPEvent, schema.BGPEventAnnounce, schema.BGPPrefix, "2001:db8:16::/48")[0]
+	assert.Equal(t, "ipv6_unicast", str(a, schema.BGPFamily))
+	assert.Equal(t, "2001:db8::16", str(a, schema.BGPNextHop))
+	up := find(logs, schema.BGPEvent, schema.BGPEventPeerUp, schema.BGPPeerAddress, "::1")[0]
+	assert.Equal(t, `["ipv6_unicast"]`, str(up, schema.BGPFamilies))
+}
