@@ -81,7 +81,8 @@
 // Overlap ([EventOverlap]): prefixes P and Q overlap when one strictly
 // contains the other, both have at least one known origin, they have no
 // origin in common, at least one of them is in the scope of the analysis
-// (see below; by default every prefix is), and no [OverlapAllow] entry
+// (see below; by default every prefix is), neither is a default route
+// (unless [OverlapConfig].DefaultRoutes), and no [OverlapAllow] entry
 // covers the pair. A prefix is in the condition while it overlaps at least
 // one other prefix; the start event lists the prefixes that caused it
 // (Related) and its origins. Two VNets announcing 10.1.0.0/16 and
@@ -95,6 +96,23 @@
 // more-specifics overlap a covering prefix of another origin: scope the
 // analysis, allow-list, or switch it off there.
 //
+// Two covering prefixes are common by design in hybrid Azure networks and
+// are not overlapping address space. A default route (0.0.0.0/0 or ::/0)
+// advertised by on-premises over ExpressRoute for forced tunnelling
+// contains every VNet prefix; it overlaps nothing unless
+// [OverlapConfig].DefaultRoutes is set (a default route can only be the
+// covering prefix of a pair, so no other pair changes). An on-premises
+// summary such as 10.0.0.0/8 contains the VNets carved out of it, and
+// longest match makes that work: allow-list it with
+// [OverlapAllow].Exact, which ignores the pairs of which the summary
+// itself is one prefix and keeps the overlaps between the prefixes inside
+// it (two VNets 10.1.0.0/16 and 10.1.128.0/17 of different origins),
+// where an entry without Exact would ignore those too. With Other as well,
+// an exact entry ignores the summary's pairs with the prefixes inside
+// Other only. Both rules depend on the two prefixes of a pair alone, not
+// on paths, so they filter pairs wherever pairs are counted and starts and
+// resolutions stay paired.
+//
 // [OverlapConfig].Classes scopes the analysis by class: a prefix is in
 // scope while at least one of its paths has one of these classes, and a
 // pair is considered only when at least one of its two prefixes is in
@@ -106,12 +124,14 @@
 // the last in-scope path of a prefix goes (withdrawn, replaced by a path
 // of another class, its session down), the overlaps that held only through
 // it resolve, and they start again when an in-scope path is announced,
-// whichever prefix of the pair came first. A covering prefix in scope (a
-// default route or an on-premises summary learned over ExpressRoute) still
-// overlaps every more-specific of another origin. The prefixes in scope
+// whichever prefix of the pair came first. A covering prefix in scope (an
+// on-premises summary learned over ExpressRoute, or a default route with
+// DefaultRoutes) still overlaps every more-specific of another origin
+// unless allow-listed. The prefixes in scope
 // are also kept in a second, small trie: a change of an out-of-scope
 // prefix looks for overlapping prefixes there only, and costs one descent
-// of it when there are none.
+// of it when there are none; a default route, while it overlaps nothing,
+// is kept out of that trie.
 //
 // Lost redundancy ([EventLostRedundancy]): the condition opens when a
 // change takes a prefix from at least [RedundancyConfig.MinPaths] (default

@@ -18,6 +18,15 @@ type OverlapConfig struct {
 	// space and drops those between two prefixes whose paths are all of
 	// class other, such as the more-specifics of an Internet table.
 	Classes []Class
+	// DefaultRoutes makes a default route (0.0.0.0/0, ::/0) overlap like
+	// any other prefix. When false (the default) a default route overlaps
+	// nothing: with forced tunnelling, on-premises advertises 0.0.0.0/0
+	// over ExpressRoute and contains every VNet prefix, which is a
+	// routing choice rather than overlapping address space. A default
+	// route can only be the covering prefix of a pair, so this drops the
+	// pairs (0/0, Q) and nothing else; MOAS on a default route still
+	// applies.
+	DefaultRoutes bool
 	// Allow lists overlaps to ignore. See OverlapAllow.
 	Allow []OverlapAllow
 }
@@ -25,11 +34,19 @@ type OverlapConfig struct {
 // OverlapAllow is an allow-list entry of the overlap analysis. With Other
 // unset, a pair of prefixes is ignored when either of them equals or lies
 // inside Prefix (so allowing an on-premises summary 10.0.0.0/8 ignores every
-// overlap inside it). With Other set, a pair is ignored when one prefix lies
-// inside Prefix and the other inside Other.
+// overlap inside it, VNet against VNet included). With Other set, a pair is
+// ignored when one prefix lies inside Prefix and the other inside Other.
+//
+// With Exact, the Prefix side matches only Prefix itself instead of every
+// prefix inside it: without Other, a pair is ignored when one of its two
+// prefixes is exactly Prefix; with Other, when one is exactly Prefix and
+// the other lies inside Other. So {Prefix: 10.0.0.0/8, Exact: true} ignores
+// the overlaps of the on-premises summary with every VNet but still reports
+// 10.1.0.0/16 against 10.1.128.0/17 of another origin.
 type OverlapAllow struct {
 	Prefix netip.Prefix
 	Other  netip.Prefix
+	Exact  bool
 }
 
 // allClasses is the class mask of every class.
@@ -77,16 +94,45 @@ type overlapState struct {
 	start int64
 }
 
+// overlapExempt reports whether pfx takes part in no pair of the overlap
+// analysis: a default route while DefaultRoutes is off.
+func (r *RIB) overlapExempt(pfx netip.Prefix) bool {
+	return pfx.Bits() == 0 && !r.cfg.Overlap.DefaultRoutes
+}
+
+// pairIgnored reports whether the pair of prefixes p and q (one contains
+// the other) is left out of the overlap analysis whatever their origins
+// and scopes: one of them is exempt, or an allow entry covers the pair. It
+// depends on the two prefixes and the configuration only, so every walk
+// that re-evaluates the pair gets the same answer and the counts of
+// overlapState.n, and with them the start and resolved events, stay
+// paired. It is the one predicate overlapWalk applies; the early returns
+// for an exempt prefix (in afterChange and in overlapWalk) skip only pairs
+// it would ignore.
+func (r *RIB) pairIgnored(p, q netip.Prefix) bool {
+	return r.overlapExempt(p) || r.overlapExempt(q) || r.overlapAllowed(p, q)
+}
+
+// allowSide reports whether p matches the Prefix side of allow entry a:
+// equal to it with Exact, else equal to it or inside it.
+func allowSide(a *OverlapAllow, p netip.Prefix) bool {
+	if a.Exact {
+		return p == a.Prefix
+	}
+	return prefixWithin(p, a.Prefix)
+}
+
 func (r *RIB) overlapAllowed(p, q netip.Prefix) bool {
-	for _, a := range r.allow {
+	for i := range r.allow {
+		a := &r.allow[i]
 		if !a.Other.IsValid() {
-			if prefixWithin(p, a.Prefix) || prefixWithin(q, a.Prefix) {
+			if allowSide(a, p) || allowSide(a, q) {
 				return true
 			}
 			continue
 		}
-		if (prefixWithin(p, a.Prefix) && prefixWithin(q, a.Other)) ||
-			(prefixWithin(p, a.Other) && prefixWithin(q, a.Prefix)) {
+		if (allowSide(a, p) && prefixWithin(q, a.Other)) ||
+			(prefixWithin(p, a.Other) && allowSide(a, q)) {
 			return true
 		}
 	}
@@ -124,7 +170,9 @@ func originConflict(a, b []uint32) bool {
 // inside pfx. When pfx is out of scope before and after, only an in-scope q
 // can be in conflict with it, before or after, so the walk is over the
 // table of in-scope prefixes, and is skipped when none of them overlaps
-// pfx: an Internet prefix costs one descent of that (small) table.
+// pfx: an Internet prefix costs one descent of that (small) table. An
+// exempt prefix (a default route while DefaultRoutes is off) never gets
+// here and is never in that table (see afterChange).
 func (r *RIB) overlapUpdate(t int64, pfx netip.Prefix, routes []route, oldO, newO []uint32, oldS, newS bool) {
 	tbl := &r.table
 	if !oldS && !newS {
@@ -142,7 +190,9 @@ func (r *RIB) overlapWalk(t int64, tbl *bart.Table[*entry], pfx netip.Prefix, ro
 	delta := 0
 	var newly []netip.Prefix
 	visit := func(q netip.Prefix, qe *entry) {
-		if q == pfx || len(qe.routes) == 0 {
+		// An exempt q (a default route) is in no pair: pairIgnored would
+		// say so below, this only saves computing its origins.
+		if q == pfx || len(qe.routes) == 0 || r.overlapExempt(q) {
 			return
 		}
 		qS := r.inScope(qe.routes)
@@ -152,7 +202,7 @@ func (r *RIB) overlapWalk(t int64, tbl *bart.Table[*entry], pfx netip.Prefix, ro
 		var buf [8]uint32
 		qO := r.originSet(qe.routes, buf[:0])
 		was, is := scopedConflict(oldO, oldS, qO, qS), scopedConflict(newO, newS, qO, qS)
-		if was == is || r.overlapAllowed(pfx, q) {
+		if was == is || r.pairIgnored(pfx, q) {
 			return
 		}
 		if is {

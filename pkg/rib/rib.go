@@ -186,9 +186,11 @@ func New(cfg Config) (*RIB, error) {
 		if !a.Prefix.IsValid() || (a.Other != netip.Prefix{} && !a.Other.IsValid()) {
 			return nil, fmt.Errorf("rib: overlap allow entry %d: invalid prefix", i)
 		}
-		a.Prefix = a.Prefix.Masked()
+		// The form of the table's prefixes (masked, IPv4-mapped unmapped),
+		// which an Exact entry compares for equality.
+		a.Prefix, _ = canonical(a.Prefix)
 		if a.Other.IsValid() {
-			a.Other = a.Other.Masked()
+			a.Other, _ = canonical(a.Other)
 		}
 		r.allow = append(r.allow, a)
 	}
@@ -275,7 +277,11 @@ func (r *RIB) afterChange(t int64, pfx netip.Prefix, e *entry, before snapshot, 
 		r.redundancyUpdate(t, pfx, routes, before.distinct, after.distinct)
 	}
 	originsChanged := !slices.Equal(before.origins, after.origins)
-	if r.cfg.Overlap.Enabled {
+	// An exempt prefix (a default route while DefaultRoutes is off) is in
+	// no pair: it needs no walk and stays out of the table of in-scope
+	// prefixes, so that a default route learned in scope does not make
+	// every out-of-scope change walk that table.
+	if r.cfg.Overlap.Enabled && !r.overlapExempt(pfx) {
 		scopeChanged := before.scoped != after.scoped
 		if scopeChanged {
 			if after.scoped {

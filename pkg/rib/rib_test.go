@@ -289,6 +289,177 @@ func TestOverlapVNets(t *testing.T) {
 	}
 }
 
+// Forced tunnelling: on-premises advertises a default route over
+// ExpressRoute (origin 65001), which contains every VNet prefix (origin
+// 65515). By default a default route overlaps nothing; a genuine overlap
+// next to it is still reported. With DefaultRoutes it overlaps every VNet.
+func TestOverlapDefaultRoute(t *testing.T) {
+	tunnel := func(r *RIB) {
+		announce(t, r, at(0), rs0, "10.1.0.0/16", "10.1.0.4", 65515)
+		announce(t, r, at(0), rs0, "10.2.0.0/16", "10.1.0.4", 65515)
+		announce(t, r, at(0), rs0, "fd00:1::/48", "10.1.0.4", 65515)
+		announce(t, r, at(time.Second), rs0, "0.0.0.0/0", "10.1.3.4", 65515, 12076, 65001)
+		announce(t, r, at(time.Second), rs0, "::/0", "10.1.3.4", 65515, 12076, 65001)
+		if cl := r.Routes(mp("0.0.0.0/0"))[0].Attrs.Class; cl != ClassExpressRoute && cl != ClassOnPrem {
+			t.Fatalf("default route of class %v, want it in scope", cl)
+		}
+	}
+	for _, sc := range []struct {
+		name string
+		edit func(*Config)
+	}{{"every class", func(*Config) {}}, {"scoped", scoped}} {
+		t.Run(sc.name, func(t *testing.T) {
+			r, rec := newRIB(t, sc.edit)
+			defer rec.none(t)
+			tunnel(r)
+			if evs := rec.take(EventOverlap); len(evs) != 0 {
+				t.Fatalf("default route: want no overlap, got %+v", evs)
+			}
+			if _, ok := r.scoped.Get(mp("0.0.0.0/0")); ok || len(r.overlap) != 0 {
+				t.Fatalf("default route in the scoped table (%v) or overlap state %v", ok, r.overlap)
+			}
+			// An on-premises more-specific inside a VNet is still an overlap,
+			// and the default route is not among its related prefixes.
+			announce(t, r, at(2*time.Second), rs0, "10.1.5.0/24", "10.1.3.4", 65515, 12076, 65001)
+			evs := rec.take(EventOverlap)
+			if len(evs) != 2 {
+				t.Fatalf("want the VNet and the /24 to start, got %+v", evs)
+			}
+			for _, e := range evs {
+				wantEvent(t, e, EventOverlap, PhaseStart, "", at(2*time.Second))
+				if len(e.Related) != 1 || e.Related[0].Bits() == 0 {
+					t.Fatalf("related %v", e.Related)
+				}
+			}
+			// The default route going (and coming back) changes nothing.
+			r.Withdraw(at(3*time.Second), rs0, mp("0.0.0.0/0"))
+			announce(t, r, at(4*time.Second), rs0, "0.0.0.0/0", "10.1.3.4", 65515, 12076, 65002)
+			if evs := rec.take(EventOverlap); len(evs) != 0 {
+				t.Fatalf("%+v", evs)
+			}
+			if n := r.overlap[mp("10.1.0.0/16")].n; n != 1 || r.Active().Overlap != 2 {
+				t.Fatalf("count %d, active %+v", n, r.Active())
+			}
+		})
+	}
+
+	// DefaultRoutes: the old behaviour, every VNet overlaps the default
+	// route of its family.
+	r, rec := newRIB(t, func(c *Config) { c.Overlap.DefaultRoutes = true })
+	defer rec.none(t)
+	tunnel(r)
+	evs := rec.take(EventOverlap)
+	related := map[netip.Prefix][]netip.Prefix{}
+	for _, e := range evs {
+		wantEvent(t, e, EventOverlap, PhaseStart, "", at(time.Second))
+		related[e.Prefix] = e.Related
+	}
+	want := map[netip.Prefix][]netip.Prefix{
+		mp("0.0.0.0/0"):   {mp("10.1.0.0/16"), mp("10.2.0.0/16")},
+		mp("10.1.0.0/16"): {mp("0.0.0.0/0")},
+		mp("10.2.0.0/16"): {mp("0.0.0.0/0")},
+		mp("::/0"):        {mp("fd00:1::/48")},
+		mp("fd00:1::/48"): {mp("::/0")},
+	}
+	if len(evs) != len(want) {
+		t.Fatalf("want %d starts, got %+v", len(want), evs)
+	}
+	for p, w := range want {
+		if !slices.Equal(related[p], w) {
+			t.Fatalf("%v: related %v, want %v", p, related[p], w)
+		}
+	}
+	r.Withdraw(at(time.Hour), rs0, mp("0.0.0.0/0"))
+	r.Withdraw(at(time.Hour), rs0, mp("::/0"))
+	evs = rec.take(EventOverlap)
+	if len(evs) != len(want) {
+		t.Fatalf("want %d resolutions, got %+v", len(want), evs)
+	}
+	for _, e := range evs {
+		wantEvent(t, e, EventOverlap, PhaseResolved, "", at(time.Hour))
+		if e.Duration != time.Hour-time.Second {
+			t.Fatalf("%+v", e)
+		}
+	}
+	if r.Active().Overlap != 0 || len(r.overlap) != 0 {
+		t.Fatalf("active %+v, state %v", r.Active(), r.overlap)
+	}
+}
+
+// An on-premises summary 10.0.0.0/8 (origin 65001) and two VNets inside it
+// of different origins, 10.1.0.0/16 and 10.1.128.0/17: an exact allow
+// entry for the summary ignores its own overlaps and keeps the VNets'
+// (an entry without Exact ignores those too), with Other only the
+// summary's overlaps with prefixes inside Other.
+func TestOverlapAllowExact(t *testing.T) {
+	const s8, s16, s17 = "10.0.0.0/8", "10.1.0.0/16", "10.1.128.0/17"
+	setup := func(r *RIB) {
+		announce(t, r, at(0), rs0, s8, "10.1.3.4", 65515, 12076, 65001)
+		announce(t, r, at(time.Second), rs0, s16, "10.1.3.4", 65515, 12076, 65100)
+		announce(t, r, at(2*time.Second), rs0, s17, "10.1.3.4", 65515, 12076, 65200)
+	}
+	for _, tc := range []struct {
+		name  string
+		allow []OverlapAllow
+		// start events: prefix -> related prefixes (supernets most
+		// specific first, then subnets); counts after setup.
+		starts map[string][]string
+		n      map[string]int
+	}{
+		{"none", nil,
+			map[string][]string{s8: {s16}, s16: {s8}, s17: {s16, s8}}, map[string]int{s8: 2, s16: 2, s17: 2}},
+		{"summary", []OverlapAllow{{Prefix: mp(s8)}}, nil, nil},
+		{"summary exact", []OverlapAllow{{Prefix: mp(s8), Exact: true}},
+			map[string][]string{s16: {s17}, s17: {s16}}, map[string]int{s16: 1, s17: 1}},
+		{"summary exact, IPv4-mapped", []OverlapAllow{{Prefix: mp("::ffff:10.0.0.0/104"), Exact: true}},
+			map[string][]string{s16: {s17}, s17: {s16}}, map[string]int{s16: 1, s17: 1}},
+		{"summary exact, other", []OverlapAllow{{Prefix: mp(s8), Other: mp(s17), Exact: true}},
+			map[string][]string{s8: {s16}, s16: {s8}, s17: {s16}}, map[string]int{s8: 1, s16: 2, s17: 1}},
+		{"summary, other", []OverlapAllow{{Prefix: mp(s8), Other: mp(s17)}},
+			map[string][]string{s8: {s16}, s16: {s8}}, map[string]int{s8: 1, s16: 1}},
+		{"vnet exact, other", []OverlapAllow{{Prefix: mp(s17), Other: mp(s8), Exact: true}},
+			map[string][]string{s8: {s16}, s16: {s8}}, map[string]int{s8: 1, s16: 1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, rec := newRIB(t, func(c *Config) { c.Overlap.Allow = tc.allow })
+			defer rec.none(t)
+			setup(r)
+			evs := rec.take(EventOverlap)
+			if len(evs) != len(tc.starts) {
+				t.Fatalf("want %d starts, got %+v", len(tc.starts), evs)
+			}
+			for _, e := range evs {
+				wantEvent(t, e, EventOverlap, PhaseStart, "", e.Time)
+				w, ok := tc.starts[e.Prefix.String()]
+				var want []netip.Prefix
+				for _, p := range w {
+					want = append(want, mp(p))
+				}
+				if !ok || !slices.Equal(e.Related, want) {
+					t.Fatalf("start %v related %v, want %v", e.Prefix, e.Related, w)
+				}
+			}
+			if len(r.overlap) != len(tc.n) {
+				t.Fatalf("overlap state %v, want %v", r.overlap, tc.n)
+			}
+			for p, n := range tc.n {
+				if st := r.overlap[mp(p)]; st == nil || st.n != n {
+					t.Fatalf("%v: state %+v, want %d", p, st, n)
+				}
+			}
+			// Everything goes: every start is resolved.
+			r.PeerDown(at(time.Hour), rs0)
+			rec.take(EventWithdraw)
+			if evs := rec.take(EventOverlap); len(evs) != len(tc.starts) {
+				t.Fatalf("want %d resolutions, got %+v", len(tc.starts), evs)
+			}
+			if r.Active().Overlap != 0 || len(r.overlap) != 0 {
+				t.Fatalf("active %+v, state %v", r.Active(), r.overlap)
+			}
+		})
+	}
+}
+
 // azureScope is the scope of the receiver's default: every class but other.
 var azureScope = []Class{ClassExpressRoute, ClassAzure, ClassVPN, ClassNVA, ClassOnPrem}
 

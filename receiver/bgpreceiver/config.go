@@ -135,8 +135,11 @@ type OverlapConfig struct {
 	// more-specifics of an Internet table (class other) do not overlap one another while
 	// anything involving Azure, ExpressRoute, VPN, NVA or on-premises space still does. An
 	// empty list means every class.
-	Classes []string             `mapstructure:"classes"`
-	Allow   []OverlapAllowConfig `mapstructure:"allow"`
+	Classes []string `mapstructure:"classes"`
+	// DefaultRoutes makes a default route (0.0.0.0/0, ::/0) overlap the prefixes it contains.
+	// Default false: a default route advertised for forced tunnelling overlaps nothing.
+	DefaultRoutes bool                 `mapstructure:"default_routes"`
+	Allow         []OverlapAllowConfig `mapstructure:"allow"`
 }
 
 // defaultOverlapClasses: every class but other.
@@ -151,10 +154,13 @@ func defaultOverlapClasses() []string {
 }
 
 // OverlapAllowConfig: with Other empty, overlaps inside Prefix are ignored; with Other set,
-// overlaps between a prefix inside Prefix and one inside Other.
+// overlaps between a prefix inside Prefix and one inside Other. With Exact, Prefix matches
+// only itself, not the prefixes inside it: the overlaps of an on-premises summary are ignored
+// while those between the prefixes inside it are still reported.
 type OverlapAllowConfig struct {
 	Prefix string `mapstructure:"prefix"`
 	Other  string `mapstructure:"other"`
+	Exact  bool   `mapstructure:"exact"`
 }
 
 // RedundancyConfig configures the lost-redundancy analysis.
@@ -197,7 +203,7 @@ func createDefaultConfig() *Config {
 		MRT:          MRTConfig{PollInterval: time.Second},
 		Analyses: AnalysesConfig{
 			CollapseASNs: []uint32{65515},
-			Overlap:      OverlapConfig{Enabled: d.Overlap.Enabled, Classes: defaultOverlapClasses()},
+			Overlap:      OverlapConfig{Enabled: d.Overlap.Enabled, Classes: defaultOverlapClasses(), DefaultRoutes: d.Overlap.DefaultRoutes},
 			Redundancy:   RedundancyConfig{Enabled: d.Redundancy.Enabled, MinPaths: d.Redundancy.MinPaths},
 			Flap: FlapConfig{Enabled: d.Flap.Enabled, HalfLife: d.Flap.HalfLife, WithdrawPenalty: d.Flap.WithdrawPenalty,
 				AttributePenalty: d.Flap.AttributePenalty, Suppress: d.Flap.Suppress, Reuse: d.Flap.Reuse},
@@ -326,6 +332,7 @@ func (c *Config) ribConfig() (rib.Config, error) {
 
 	a := c.Analyses
 	rc.Overlap.Enabled = a.Overlap.Enabled
+	rc.Overlap.DefaultRoutes = a.Overlap.DefaultRoutes
 	for i, name := range a.Overlap.Classes {
 		cl, err := rib.ParseClass(name)
 		if err != nil {
@@ -340,7 +347,7 @@ func (c *Config) ribConfig() (rib.Config, error) {
 			errs = append(errs, fmt.Errorf("analyses.overlap.allow[%d].prefix: %w", i, err))
 			continue
 		}
-		entry := rib.OverlapAllow{Prefix: p}
+		entry := rib.OverlapAllow{Prefix: p, Exact: al.Exact}
 		if al.Other != "" {
 			o, err := cidrset.ParsePrefix(al.Other)
 			if err != nil {

@@ -36,6 +36,8 @@ func TestLoadConfig(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []rib.Class{rib.ClassExpressRoute, rib.ClassAzure, rib.ClassVPN, rib.ClassNVA, rib.ClassOnPrem}, rc.Overlap.Classes)
 	assert.NotContains(t, rc.Overlap.Classes, rc.Classes.Default, "routes no rule matches (an Internet table) are out of scope")
+	assert.False(t, def.Analyses.Overlap.DefaultRoutes)
+	assert.False(t, rc.Overlap.DefaultRoutes, "a default route overlaps nothing by default")
 
 	all := loadConfig(t, "allclasses")
 	require.NoError(t, confmap.Validate(all))
@@ -61,7 +63,11 @@ func TestLoadConfig(t *testing.T) {
 	assert.Equal(t, rib.ClassOnPrem, rc.Classes.Rules[0].Class)
 	assert.Equal(t, []uint32{65001}, rc.Classes.Rules[0].OriginASNs)
 	assert.Len(t, rc.Classes.Rules, 2+len(rib.DefaultClassConfig().Rules), "the default rules follow the configured ones")
-	assert.Equal(t, netip.MustParsePrefix("10.200.0.0/16"), rc.Overlap.Allow[0].Other)
+	assert.False(t, rc.Overlap.DefaultRoutes)
+	assert.Equal(t, []rib.OverlapAllow{
+		{Prefix: netip.MustParsePrefix("10.0.0.0/8"), Other: netip.MustParsePrefix("10.200.0.0/16")},
+		{Prefix: netip.MustParsePrefix("172.16.0.0/12"), Exact: true},
+	}, rc.Overlap.Allow)
 	assert.True(t, rc.Flap.Enabled)
 
 	edge := loadConfig(t, "edge")
@@ -72,6 +78,9 @@ func TestLoadConfig(t *testing.T) {
 	rc, err = edge.ribConfig()
 	require.NoError(t, err)
 	assert.Equal(t, 3, rc.Redundancy.MinPaths)
+	assert.True(t, rc.Overlap.DefaultRoutes)
+	assert.True(t, rc.Overlap.Enabled, "setting default_routes keeps the analysis on")
+	assert.Equal(t, createDefaultConfig().Analyses.Overlap.Classes, edge.Analyses.Overlap.Classes)
 	assert.False(t, rc.Flap.Enabled)
 	assert.Equal(t, 30*time.Second, edge.MetricsInterval)
 }
@@ -99,6 +108,9 @@ func TestValidateErrors(t *testing.T) {
 		{"default class", func(c *Config) { c.DefaultClass = "x" }, []string{"default_class"}},
 		{"overlap classes", func(c *Config) { c.Analyses.Overlap.Classes = []string{"azure", "mars", "Internet"} },
 			[]string{`analyses.overlap.classes[1]: rib: unknown route class "mars"`, `analyses.overlap.classes[2]: rib: unknown route class "Internet"`}},
+		{"overlap allow", func(c *Config) {
+			c.Analyses.Overlap.Allow = []OverlapAllowConfig{{Prefix: "10.0.0.0/8", Exact: true}, {Prefix: "10.0.0.1/8", Exact: true}, {Prefix: "10.0.0.0/8", Other: "x", Exact: true}}
+		}, []string{`analyses.overlap.allow[1].prefix: "10.0.0.1/8" has host bits set`, `analyses.overlap.allow[2].other: "x"`}},
 		{"flap thresholds", func(c *Config) { c.Analyses.Flap.Reuse = 3000 }, []string{"reuse (3000) must be positive and below suppress (2000)"}},
 		{"min paths", func(c *Config) { c.Analyses.Redundancy.MinPaths = 1 }, []string{"min_paths must be at least 2"}},
 		{"intervals", func(c *Config) { c.MetricsInterval = time.Millisecond; c.QueueSize = 0 }, []string{"metrics_interval", "queue_size"}},
