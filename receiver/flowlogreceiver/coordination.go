@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -25,6 +26,8 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/lease"
 	"go.uber.org/zap"
+
+	"github.com/erviz/otelcol-erviz/receiver/flowlogreceiver/internal/metadata"
 )
 
 // Replicas coordinate through blobs of their own in a container of the same account (never
@@ -38,11 +41,43 @@ import (
 // parts of the account do not see each other. A replica reads a source blob only while it
 // holds the lease of its ownership blob, and writes the checkpoint there with the lease ID
 // as a condition: a replica that lost the lease cannot move a checkpoint any more.
+//
+// The lease ID is derived from the replica ID, so two running instances with the same
+// replica_id would share every lease. The member blob is therefore also the claim of one
+// instance on its replica_id: each instance draws a random nonce at Start and writes it in
+// the member blob's metadata, and rewrites it (heartbeat) three times per lease duration,
+// each write on condition of the ETag of its previous one. An instance that finds another
+// instance's nonce written less than a lease duration ago (by the service's clock) waits: if
+// that record is written again, the other instance runs, and this one stands by (reads
+// nothing, takes and renews no lease) until the record is deleted (graceful stop) or goes
+// stale (the other died); if it goes stale first, its instance had died, and this one takes
+// the replica_id over. A heartbeat that fails on its condition means another instance took
+// the replica_id over (this one was paused or cut off for longer than a lease duration):
+// this one stands by at once. Lease operations and checkpoint writes are made only while the
+// last successful heartbeat is younger than a lease duration, so an instance that lost its
+// claim never releases, or writes under, the leases the other instance now holds.
 
-const metaCheckpoint = "checkpoint"
+const (
+	metaCheckpoint = "checkpoint"
+	// Metadata of the member blob: the instance holding the replica_id.
+	metaInstance = "instance" // random nonce drawn at Start
+	metaHost     = "host"
+	metaStarted  = "started"
+	metaLease    = "lease" // lease_duration in seconds: how long its heartbeat stays fresh
+	// staleMargin: Last-Modified and Date have a resolution of one second.
+	staleMargin = 2 * time.Second
+	// conflictReminder: how often a replica standing by logs the conflict again.
+	conflictReminder = 5 * time.Minute
+)
 
 // errLeaseLost: the ownership lease of a blob is no longer held; the blob is not read.
 var errLeaseLost = errors.New("ownership lease lost")
+
+// errStandby: another instance runs with this replica_id; this one reads nothing.
+var errStandby = errors.New("standing by: another instance runs with this replica_id")
+
+// errConflict: a heartbeat found that another instance took this replica_id over.
+var errConflict = errors.New("another instance took this replica_id over")
 
 type heldBlob struct {
 	lc *lease.BlobClient
@@ -62,7 +97,17 @@ type coordinator struct {
 	logger  *zap.Logger
 	now     func() time.Time
 
-	ready bool // container and member blob exist
+	// nonce identifies this instance (drawn at Start); host and started are written next to
+	// it for the operator of the other instance.
+	nonce   string
+	host    string
+	started time.Time
+	tel     *metadata.TelemetryBuilder
+	// dropLocal makes the receiver forget a blob whose lease is forgotten without a release
+	// (called on the poll goroutine only).
+	dropLocal func(key string)
+
+	ready bool // container and member blob exist, and this instance holds the replica_id
 	// rejoined: no plan ran since setup. Leases this replica held before a restart (same
 	// replica_id, same lease ID) can be taken back at once then.
 	rejoined   bool
@@ -70,11 +115,38 @@ type coordinator struct {
 	memberBB   *blockblob.Client
 	memberName string
 
+	// Poll goroutine only: standby is true while another instance holds the replica_id;
+	// watched is the last record of another instance seen in the member blob.
+	standby       bool
+	watched       *memberRecord
+	conflictLogAt time.Time
+
+	beatMu sync.Mutex // one heartbeat at a time (renewer and poll goroutine)
+
 	mu   sync.Mutex
 	held map[string]*heldBlob // by source key
+	// memberETag is the ETag of this instance's last write of the member blob, beatAt the
+	// start of that write: the claim on the replica_id holds until beatAt + dur.
+	memberETag azcore.ETag
+	beatAt     time.Time
+	// conflict is the record of the instance that took the replica_id over, found by a
+	// heartbeat (renewer goroutine); the poll goroutine stands by when it sees it.
+	conflict *memberRecord
 
 	stopRenew chan struct{}
 	renewWG   sync.WaitGroup
+}
+
+// memberRecord is what the member blob says of the instance holding the replica_id.
+type memberRecord struct {
+	exists   bool
+	etag     azcore.ETag
+	instance string
+	host     string
+	started  string
+	lease    time.Duration
+	// age is the time since the last write, by the service's clock (Date - Last-Modified).
+	age time.Duration
 }
 
 // coordState is one listing of the coordination container.
@@ -92,23 +164,41 @@ type ownerEntry struct {
 
 // newCoordinator: self (the receiver's component ID) enters the lease ID, so that two
 // receivers of one collector never share leases even with the same replica_id.
-func newCoordinator(src *blobSource, cfg *CoordinationConfig, azcfg *AzureBlobConfig, self string, logger *zap.Logger, now func() time.Time) *coordinator {
+func newCoordinator(src *blobSource, cfg *CoordinationConfig, azcfg *AzureBlobConfig, self string, logger *zap.Logger, now func() time.Time, tel *metadata.TelemetryBuilder) *coordinator {
 	scope := coordScope(azcfg)
 	id := cfg.ReplicaID
 	if id == "" {
 		id = defaultReplicaID()
 	}
+	var nb [16]byte
+	_, _ = rand.Read(nb[:])
+	host, _ := os.Hostname()
 	c := &coordinator{
-		cc:      src.client.ServiceClient().NewContainerClient(cfg.Container),
-		scope:   "v1/" + scope + "/",
-		id:      id,
-		leaseID: leaseIDFor(scope, id+"\x00"+self),
-		dur:     cfg.LeaseDuration,
-		logger:  logger.With(zap.String("replica_id", id)),
-		now:     now,
-		held:    map[string]*heldBlob{},
+		cc:        src.client.ServiceClient().NewContainerClient(cfg.Container),
+		scope:     "v1/" + scope + "/",
+		id:        id,
+		leaseID:   leaseIDFor(scope, id+"\x00"+self),
+		dur:       cfg.LeaseDuration,
+		logger:    logger.With(zap.String("replica_id", id)),
+		now:       now,
+		held:      map[string]*heldBlob{},
+		nonce:     hex.EncodeToString(nb[:]),
+		host:      strings.Map(headerSafe, host),
+		started:   now(),
+		tel:       tel,
+		dropLocal: func(string) {},
 	}
+	c.memberName = c.scope + "members/" + c.id
+	c.memberBB = c.cc.NewBlockBlobClient(c.memberName)
 	return c
+}
+
+// headerSafe keeps metadata values printable ASCII.
+func headerSafe(r rune) rune {
+	if r < 0x20 || r > 0x7e {
+		return '?'
+	}
+	return r
 }
 
 func coordScope(a *AzureBlobConfig) string {
@@ -164,41 +254,210 @@ func (c *coordinator) newHeld(bb *blockblob.Client) (*heldBlob, error) {
 	return &heldBlob{lc: lc, bb: bb}, nil
 }
 
-// setup creates the container and the member blob, takes the member lease and starts the
-// renewer. It is retried at every poll until it succeeds.
+// setup makes this instance hold its replica_id (container, member blob, member lease,
+// claim, renewer) and is called at every poll. It returns errStandby while another instance
+// holds the replica_id; nothing may be read then.
 func (c *coordinator) setup(ctx context.Context) error {
 	if c.ready {
 		c.mu.Lock()
-		lost := c.member.lost
+		lost, conflict, claimed := c.member.lost, c.conflict, c.claimedLocked()
 		c.mu.Unlock()
-		if !lost {
+		if conflict == nil && !lost && !claimed {
+			// No heartbeat for a lease duration (storage trouble, or this process was
+			// paused): find out whether the replica_id is still this instance's before
+			// anything else.
+			if err := c.beat(ctx); err != nil {
+				c.mu.Lock()
+				lost, conflict = c.member.lost, c.conflict
+				c.mu.Unlock()
+				if conflict == nil && !lost {
+					return fmt.Errorf("heartbeat: %w", err)
+				}
+			}
+		}
+		switch {
+		case conflict != nil:
+			c.standDown(conflict)
+			return errStandby
+		case lost:
+			// The member lease or blob was lost (this replica could not renew it in time
+			// and another replica removed the member blob): announce this replica again.
+			c.logger.Warn("member lease lost; joining again")
+			c.stopRenewer()
+			c.ready = false
+		default:
 			return nil
 		}
-		// The member lease was lost (this replica could not renew it in time and another
-		// replica removed the member blob): announce this replica again.
-		c.logger.Warn("member lease lost; joining again")
-		c.stopRenewer()
-		c.ready = false
 	}
+	return c.join(ctx)
+}
+
+// join claims the replica_id for this instance, or waits while the member blob shows a
+// recent heartbeat of another instance: if that heartbeat goes on, the other instance runs
+// and this one stands by; if it goes stale, that instance died and this one takes over.
+func (c *coordinator) join(ctx context.Context) error {
 	if _, err := c.cc.Create(ctx, nil); err != nil && !bloberror.HasCode(err, bloberror.ContainerAlreadyExists) {
 		return fmt.Errorf("creating the coordination container: %w", err)
 	}
-	c.memberName = c.scope + "members/" + c.id
-	c.memberBB = c.cc.NewBlockBlobClient(c.memberName)
-	if err := c.create(ctx, c.memberBB, []byte(c.id)); err != nil {
-		return fmt.Errorf("creating the member blob: %w", err)
+	for tries := 0; ; tries++ {
+		if tries == 10 {
+			return errors.New("the member blob keeps changing; retrying at the next poll")
+		}
+		rec, err := c.readMember(ctx)
+		if err != nil {
+			return fmt.Errorf("reading the member blob: %w", err)
+		}
+		if !rec.exists {
+			if err := c.create(ctx, c.memberBB, []byte(c.id)); err != nil {
+				return fmt.Errorf("creating the member blob: %w", err)
+			}
+			continue
+		}
+		if rec.instance != "" && rec.instance != c.nonce && !c.stale(rec) {
+			seen := c.watched
+			c.watched = &rec
+			switch {
+			case c.standby:
+				if c.now().Sub(c.conflictLogAt) >= conflictReminder {
+					c.logConflict(rec, "still ")
+				}
+				return errStandby
+			case seen != nil && seen.etag != rec.etag:
+				// Written again since: another instance runs with this replica_id.
+				c.enterStandby(rec)
+				return errStandby
+			case seen == nil:
+				c.logger.Info("the member blob holds a recent heartbeat of another instance with this replica_id; waiting to see whether it still runs",
+					zap.String("other_instance", rec.instance), zap.String("other_host", rec.host),
+					zap.Duration("heartbeat_age", rec.age), zap.Duration("wait_at_most", c.staleAfter(rec)-rec.age))
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(c.dur / 6):
+			}
+			tries = -1 // waiting is bounded by the record going stale
+			continue
+		}
+		ok, err := c.claim(ctx, rec)
+		if err != nil || ok {
+			return err
+		}
+		// Another instance wrote the member blob between the read and the claim: look again.
 	}
+}
+
+// readMember reads the member blob's record.
+func (c *coordinator) readMember(ctx context.Context) (memberRecord, error) {
+	p, err := c.memberBB.GetProperties(ctx, nil)
+	if err != nil {
+		if bloberror.HasCode(err, bloberror.BlobNotFound) || statusOf(err) == 404 {
+			return memberRecord{}, nil
+		}
+		return memberRecord{}, err
+	}
+	rec := memberRecord{exists: true}
+	if p.ETag != nil {
+		rec.etag = *p.ETag
+	}
+	now := c.now()
+	if p.Date != nil {
+		now = *p.Date
+	}
+	if p.LastModified != nil {
+		rec.age = now.Sub(*p.LastModified)
+	}
+	for k, v := range p.Metadata {
+		if v == nil {
+			continue
+		}
+		switch strings.ToLower(k) {
+		case metaInstance:
+			rec.instance = *v
+		case metaHost:
+			rec.host = *v
+		case metaStarted:
+			rec.started = *v
+		case metaLease:
+			if n, err := strconv.Atoi(*v); err == nil && n > 0 && n <= 3600 {
+				rec.lease = time.Duration(n) * time.Second
+			}
+		}
+	}
+	return rec, nil
+}
+
+// staleAfter is the age after which a record's instance is taken as dead: the longer of
+// the two lease durations (its heartbeat comes every third of its own), plus the resolution
+// of the service's timestamps.
+func (c *coordinator) staleAfter(rec memberRecord) time.Duration {
+	return max(c.dur, rec.lease) + staleMargin
+}
+
+func (c *coordinator) stale(rec memberRecord) bool { return rec.age >= c.staleAfter(rec) }
+
+func (c *coordinator) memberMeta() map[string]*string {
+	v := func(s string) *string { return &s }
+	return map[string]*string{
+		metaInstance: v(c.nonce),
+		metaHost:     v(c.host),
+		metaStarted:  v(c.started.UTC().Format(time.RFC3339)),
+		metaLease:    v(strconv.Itoa(int(c.leaseSeconds()))),
+	}
+}
+
+// claim takes the member lease and writes this instance's record on condition that the
+// member blob did not change since rec was read. ok is false when it did.
+func (c *coordinator) claim(ctx context.Context, rec memberRecord) (ok bool, err error) {
 	h, err := c.newHeld(c.memberBB)
 	if err != nil {
-		return err
+		return false, err
 	}
 	start := c.now()
 	if _, err := h.lc.AcquireLease(ctx, c.leaseSeconds(), nil); err != nil {
-		if bloberror.HasCode(err, bloberror.LeaseAlreadyPresent) {
-			return fmt.Errorf("replica_id %q: its member blob is leased by another replica", c.id)
+		switch {
+		case bloberror.HasCode(err, bloberror.BlobNotFound):
+			return false, nil
+		case bloberror.HasCode(err, bloberror.LeaseAlreadyPresent):
+			return false, fmt.Errorf("replica_id %q: its member blob is leased by another replica", c.id)
 		}
-		return fmt.Errorf("acquiring the member lease: %w", err)
+		return false, fmt.Errorf("acquiring the member lease: %w", err)
 	}
+	etag := rec.etag
+	resp, err := c.memberBB.SetMetadata(ctx, c.memberMeta(), &blob.SetMetadataOptions{AccessConditions: &blob.AccessConditions{
+		LeaseAccessConditions:    &blob.LeaseAccessConditions{LeaseID: h.lc.LeaseID()},
+		ModifiedAccessConditions: &blob.ModifiedAccessConditions{IfMatch: &etag},
+	}})
+	if err != nil {
+		if bloberror.HasCode(err, bloberror.ConditionNotMet, bloberror.BlobNotFound) {
+			return false, nil
+		}
+		return false, fmt.Errorf("writing the member blob: %w", err)
+	}
+	c.mu.Lock()
+	// Unless the member blob is as this instance left it, another instance may have held
+	// the replica_id meanwhile and moved the checkpoints: forget what is held here.
+	keep := c.memberETag != "" && c.memberETag == rec.etag
+	if resp.ETag != nil {
+		c.memberETag = *resp.ETag
+	}
+	c.beatAt = start
+	c.conflict = nil
+	c.mu.Unlock()
+	if !keep {
+		c.forgetAll()
+	}
+	if rec.instance != "" && rec.instance != c.nonce {
+		c.logger.Info("replica_id taken over from an instance that stopped without leaving (its heartbeat is stale)",
+			zap.String("other_instance", rec.instance), zap.String("other_host", rec.host), zap.String("other_started", rec.started),
+			zap.Duration("heartbeat_age", rec.age))
+	}
+	if c.standby {
+		c.standby = false
+		c.tel.ReceiverFlowlogReplicaStandby.Record(context.Background(), 0)
+		c.logger.Info("the other instance with this replica_id is gone; this one reads now")
+	}
+	c.watched = nil
 	h.validUntil = start.Add(c.dur)
 	c.member = h
 	c.ready = true
@@ -206,8 +465,143 @@ func (c *coordinator) setup(ctx context.Context) error {
 	c.stopRenew = make(chan struct{})
 	c.renewWG.Add(1)
 	go c.renewer()
-	c.logger.Info("coordination started", zap.String("container", c.cc.URL()), zap.Duration("lease_duration", c.dur))
-	return nil
+	c.logger.Info("coordination started", zap.String("container", c.cc.URL()), zap.Duration("lease_duration", c.dur), zap.String("instance", c.nonce))
+	return true, nil
+}
+
+// beat renews the member lease and rewrites this instance's record on condition of the
+// ETag of its previous write. On a mismatch it reads the record: another instance's means
+// the replica_id was taken over (c.conflict is set and every held blob is lost).
+func (c *coordinator) beat(ctx context.Context) error {
+	c.beatMu.Lock()
+	defer c.beatMu.Unlock()
+	start := c.now()
+	c.renew("", c.member)
+	for try := 0; ; try++ {
+		c.mu.Lock()
+		etag, lost := c.memberETag, c.member.lost
+		c.mu.Unlock()
+		if lost {
+			return errLeaseLost
+		}
+		resp, err := c.memberBB.SetMetadata(ctx, c.memberMeta(), &blob.SetMetadataOptions{AccessConditions: &blob.AccessConditions{
+			LeaseAccessConditions:    &blob.LeaseAccessConditions{LeaseID: c.member.lc.LeaseID()},
+			ModifiedAccessConditions: &blob.ModifiedAccessConditions{IfMatch: &etag},
+		}})
+		switch {
+		case err == nil:
+			c.mu.Lock()
+			if resp.ETag != nil {
+				c.memberETag = *resp.ETag
+			}
+			if start.After(c.beatAt) {
+				c.beatAt = start
+			}
+			c.mu.Unlock()
+			return nil
+		case bloberror.HasCode(err, bloberror.ConditionNotMet):
+			rec, rerr := c.readMember(ctx)
+			if rerr != nil {
+				return fmt.Errorf("%w; reading the member blob: %w", err, rerr)
+			}
+			c.mu.Lock()
+			switch {
+			case !rec.exists:
+				c.member.lost = true
+				c.mu.Unlock()
+				return errLeaseLost
+			case rec.instance == c.nonce && try == 0:
+				// This instance's own write, whose answer was lost (and retried): go on
+				// from it.
+				c.memberETag = rec.etag
+				c.mu.Unlock()
+				continue
+			case rec.instance == c.nonce:
+				c.mu.Unlock()
+				return err
+			}
+			c.conflict = &rec
+			for _, h := range c.held {
+				h.lost = true
+			}
+			c.mu.Unlock()
+			return errConflict
+		case leaseGone(err):
+			c.mu.Lock()
+			c.member.lost = true
+			c.mu.Unlock()
+			return err
+		default:
+			return err
+		}
+	}
+}
+
+// claimedLocked reports whether this instance still holds its replica_id for sure: no
+// conflict was found and its last heartbeat is younger than a lease duration (another
+// instance takes a replica_id over only once its heartbeat is older). Lease operations and
+// checkpoint writes are made only then. c.mu is held.
+func (c *coordinator) claimedLocked() bool {
+	return c.conflict == nil && c.now().Before(c.beatAt.Add(c.dur))
+}
+
+func (c *coordinator) claimed() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.claimedLocked()
+}
+
+// leaseEnd is when a lease renewed (or acquired) at start stops counting as held: the
+// lease duration after start, or after the last heartbeat if that is older.
+func (c *coordinator) leaseEnd(start time.Time) time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.beatAt.Before(start) {
+		start = c.beatAt
+	}
+	return start.Add(c.dur)
+}
+
+// standDown stops this instance after a heartbeat found that another instance took its
+// replica_id over. Nothing is released or deleted: the leases, shared through the lease ID,
+// are the other instance's now.
+func (c *coordinator) standDown(rec *memberRecord) {
+	c.stopRenewer()
+	c.ready = false
+	c.mu.Lock()
+	c.conflict = nil
+	c.mu.Unlock()
+	c.forgetAll()
+	c.watched = rec
+	c.enterStandby(*rec)
+}
+
+func (c *coordinator) enterStandby(rec memberRecord) {
+	c.standby = true
+	c.tel.ReceiverFlowlogReplicaIDConflicts.Add(context.Background(), 1)
+	c.tel.ReceiverFlowlogReplicaStandby.Record(context.Background(), 1)
+	c.logConflict(rec, "")
+}
+
+func (c *coordinator) logConflict(rec memberRecord, still string) {
+	c.conflictLogAt = c.now()
+	c.logger.Error(fmt.Sprintf("replica_id %q is %sused by another running instance: this instance stands by and reads nothing until that one stops; give every replica its own coordination.replica_id (for example the pod name)", c.id, still),
+		zap.String("instance", c.nonce), zap.String("other_instance", rec.instance), zap.String("other_host", rec.host),
+		zap.String("other_started", rec.started), zap.Duration("other_heartbeat_age", rec.age))
+}
+
+// forgetAll forgets every held blob here and in the receiver, without releasing.
+func (c *coordinator) forgetAll() {
+	c.mu.Lock()
+	keys := make([]string, 0, len(c.held))
+	for k := range c.held {
+		keys = append(keys, k)
+	}
+	c.held = map[string]*heldBlob{}
+	c.mu.Unlock()
+	for _, k := range keys {
+		c.dropLocal(k)
+	}
 }
 
 // create makes a blob unless it exists.
@@ -237,7 +631,8 @@ func leaseGone(err error) bool {
 		bloberror.BlobNotFound, bloberror.ContainerNotFound)
 }
 
-// renewer renews the member lease and every held lease three times per lease duration.
+// renewer writes the heartbeat, renews the member lease and every held lease three times per
+// lease duration.
 func (c *coordinator) renewer() {
 	defer c.renewWG.Done()
 	t := time.NewTicker(c.dur / 3)
@@ -253,7 +648,16 @@ func (c *coordinator) renewer() {
 }
 
 func (c *coordinator) renewAll() {
-	c.renew("", c.member)
+	ctx, cancel := context.WithTimeout(context.Background(), c.dur/3)
+	err := c.beat(ctx)
+	cancel()
+	if errors.Is(err, errConflict) {
+		// Another instance holds the replica_id: renew nothing (the poll stands down).
+		return
+	}
+	if err != nil && !errors.Is(err, errLeaseLost) {
+		c.logger.Warn("writing the heartbeat failed; retrying", zap.Error(err))
+	}
 	c.mu.Lock()
 	keys := make([]string, 0, len(c.held))
 	for k, h := range c.held {
@@ -277,11 +681,15 @@ func (c *coordinator) renew(key string, h *heldBlob) {
 	defer cancel()
 	start := c.now()
 	_, err := h.lc.RenewLease(ctx, nil)
+	end := start.Add(c.dur)
+	if key != "" {
+		end = c.leaseEnd(start)
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	switch {
 	case err == nil:
-		h.validUntil = start.Add(c.dur)
+		h.validUntil = end
 	case leaseGone(err):
 		h.lost = true
 		c.logger.Warn("a lease was lost", zap.String("blob", key), zap.Error(err))
@@ -369,6 +777,9 @@ func (c *coordinator) deleteIf(ctx context.Context, name string, etag azcore.ETa
 // acquire takes the ownership lease of a source blob and returns its checkpoint as the
 // ownership blob holds it now. ok is false when another replica holds it.
 func (c *coordinator) acquire(ctx context.Context, key string, exists bool) (cp checkpoint, hasCP, ok bool, err error) {
+	if !c.claimed() {
+		return checkpoint{}, false, false, nil
+	}
 	name := c.ownerName(key)
 	bb := c.cc.NewBlockBlobClient(name)
 	if !exists {
@@ -387,7 +798,7 @@ func (c *coordinator) acquire(ctx context.Context, key string, exists bool) (cp 
 		}
 		return checkpoint{}, false, false, err
 	}
-	h.validUntil = start.Add(c.dur)
+	h.validUntil = c.leaseEnd(start)
 	// The lease is ours: the metadata cannot change under us any more.
 	props, err := bb.GetProperties(ctx, nil)
 	if err != nil {
@@ -425,8 +836,9 @@ func (c *coordinator) holds(key string) (held, lost bool) {
 func (c *coordinator) commit(ctx context.Context, key string, cp checkpoint) error {
 	c.mu.Lock()
 	h := c.held[key]
+	claimed := c.claimedLocked()
 	c.mu.Unlock()
-	if h == nil {
+	if h == nil || !claimed {
 		return errLeaseLost
 	}
 	v := base64.RawURLEncoding.EncodeToString(encodeCheckpoint(cp))
@@ -458,10 +870,11 @@ func (c *coordinator) forget(key string) *heldBlob {
 	return h
 }
 
-// release gives a blob up (its checkpoint is already written).
+// release gives a blob up (its checkpoint is already written). Without a claim on the
+// replica_id the blob is only forgotten: the lease may be another instance's.
 func (c *coordinator) release(ctx context.Context, key string) {
 	h := c.forget(key)
-	if h == nil {
+	if h == nil || !c.claimed() {
 		return
 	}
 	if _, err := h.lc.ReleaseLease(ctx, nil); err != nil && !leaseGone(err) {
@@ -472,7 +885,7 @@ func (c *coordinator) release(ctx context.Context, key string) {
 // drop deletes the ownership blob of a source blob that is gone (retention), under its lease.
 func (c *coordinator) drop(ctx context.Context, key string) {
 	h := c.forget(key)
-	if h == nil {
+	if h == nil || !c.claimed() {
 		return
 	}
 	_, err := h.bb.Delete(ctx, &blob.DeleteOptions{
@@ -496,20 +909,30 @@ func (c *coordinator) heldKeys() []string {
 }
 
 // shutdown stops renewing and releases every lease, the member lease last (graceful stop).
+// An instance standing by, or whose claim on the replica_id lapsed, leaves everything as it
+// is (the leases may be another instance's).
 func (c *coordinator) shutdown(ctx context.Context) {
 	c.stopRenewer()
 	if !c.ready {
 		return
 	}
+	c.ready = false
+	if !c.claimed() {
+		c.logger.Info("not releasing the leases: this instance's claim on the replica_id lapsed")
+		return
+	}
 	for _, k := range c.heldKeys() {
 		c.release(ctx, k)
 	}
-	if _, err := c.memberBB.Delete(ctx, &blob.DeleteOptions{
-		AccessConditions: &blob.AccessConditions{LeaseAccessConditions: &blob.LeaseAccessConditions{LeaseID: c.member.lc.LeaseID()}},
-	}); err != nil {
+	c.mu.Lock()
+	etag := c.memberETag
+	c.mu.Unlock()
+	if _, err := c.memberBB.Delete(ctx, &blob.DeleteOptions{AccessConditions: &blob.AccessConditions{
+		LeaseAccessConditions:    &blob.LeaseAccessConditions{LeaseID: c.member.lc.LeaseID()},
+		ModifiedAccessConditions: &blob.ModifiedAccessConditions{IfMatch: &etag},
+	}}); err != nil {
 		c.logger.Debug("deleting the member blob failed; its lease will expire", zap.Error(err))
 	}
-	c.ready = false
 }
 
 func (c *coordinator) stopRenewer() {

@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/erviz/otelcol-erviz/internal/storageclient"
+	"github.com/erviz/otelcol-erviz/receiver/flowlogreceiver/internal/metadata"
 )
 
 const (
@@ -41,6 +42,7 @@ type flowlogReceiver struct {
 	now       func() time.Time
 
 	src    source
+	tb     *metadata.TelemetryBuilder
 	client storage.Client
 	coord  *coordinator
 	conv   *converter
@@ -122,7 +124,16 @@ func (r *flowlogReceiver) Start(ctx context.Context, host component.Host) error 
 			r.src = nil
 			return errors.New("coordination needs the azure_blob source")
 		}
-		r.coord = newCoordinator(bs, &r.cfg.Coordination, &r.cfg.AzureBlob, r.set.ID.String(), r.logger, r.now)
+		tb, err := metadata.NewTelemetryBuilder(r.set.TelemetrySettings)
+		if err != nil {
+			src.Close()
+			r.src = nil
+			return err
+		}
+		r.tb = tb
+		r.coord = newCoordinator(bs, &r.cfg.Coordination, &r.cfg.AzureBlob, r.set.ID.String(), r.logger, r.now, tb)
+		r.coord.dropLocal = r.dropLocal
+		tb.ReceiverFlowlogReplicaStandby.Record(ctx, 0)
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
@@ -144,6 +155,10 @@ func (r *flowlogReceiver) Shutdown(ctx context.Context) error {
 		r.coord.shutdown(cctx)
 		cancel()
 		r.coord = nil
+	}
+	if r.tb != nil {
+		r.tb.Shutdown()
+		r.tb = nil
 	}
 	var err error
 	if r.client != nil {
@@ -296,6 +311,10 @@ func (r *flowlogReceiver) poll(ctx context.Context) {
 			cs, err = r.coord.list(ctx)
 		}
 		if ctx.Err() != nil {
+			return
+		}
+		if errors.Is(err, errStandby) {
+			r.emitMetrics(ctx) // another instance has this replica_id: nothing is read
 			return
 		}
 		if err != nil {

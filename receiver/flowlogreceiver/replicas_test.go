@@ -159,6 +159,14 @@ type helper struct {
 	done  chan struct{}
 	err   error
 	log   *strings.Builder
+	logMu *sync.Mutex
+}
+
+// output is what the helper printed so far (its log lines among them).
+func (h *helper) output() string {
+	h.logMu.Lock()
+	defer h.logMu.Unlock()
+	return h.log.String()
 }
 
 func startHelper(t *testing.T, spec helperSpec) *helper {
@@ -175,6 +183,7 @@ func startHelper(t *testing.T, spec helperSpec) *helper {
 	cmd.Env = append(os.Environ(), helperEnv+"="+string(raw))
 	h := &helper{t: t, cmd: cmd, out: spec.Out, done: make(chan struct{}), log: &strings.Builder{}}
 	var mu sync.Mutex
+	h.logMu = &mu
 	cmd.Stdout = writerFunc(func(p []byte) (int, error) { mu.Lock(); defer mu.Unlock(); return h.log.Write(p) })
 	cmd.Stderr = cmd.Stdout
 	h.stdin, err = cmd.StdinPipe()
