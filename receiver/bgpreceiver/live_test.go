@@ -82,7 +82,7 @@ func TestLiveBIRD(t *testing.T) {
         bgp_path.prepend(65020); bgp_path.prepend(12076);
         bgp_community.add((65001,100)); bgp_large_community.add((65001,1,2)); bgp_med = 50;
       }`))
-	b := startBird(t, "127.0.0.3", `protocol static backup1 { ipv4; route 10.9.0.0/24 blackhole; }
+	b := startBird(t, "127.0.0.3", `protocol static backup { ipv4; route 10.9.0.0/24 blackhole; }
 `+birdPeer("127.0.0.3", pb, 65002, "192.0.2.3", "", `bgp_path.prepend(65100);`))
 
 	cfg := baseConfig()
@@ -149,7 +149,7 @@ func TestLiveBIRD(t *testing.T) {
 	})
 
 	// The backup path disappears: lost redundancy starts, then resolves when it is back.
-	b.ctl("disable", "backup1")
+	b.ctl("disable", "backup")
 	eventually(t, 10*time.Second, "withdrawal and lost-redundancy start", func() bool {
 		return len(find(logs, schema.BGPEvent, schema.BGPEventWithdraw, schema.BGPPrefix, "10.9.0.0/24", schema.BGPPeerAddress, "127.0.0.3")) == 1 &&
 			len(find(logs, schema.BGPEvent, schema.BGPEventLostRedundancy, schema.BGPEventPhase, "start", schema.BGPPrefix, "10.9.0.0/24")) == 1
