@@ -402,16 +402,7 @@ func TestStopSendsCease(t *testing.T) {
 // established, gets CEASE / Connection Collision Resolution; an address that is not a
 // configured peer is refused; Stop releases the port and every goroutine.
 func TestListenerCollision(t *testing.T) {
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	require.NoError(t, err)
-	port := ln.Addr().(*net.TCPAddr).Port
-	require.NoError(t, ln.Close())
-	events := make(chan Event, 100)
-	s, err := Start(Config{ASN: 65000, RouterID: netip.MustParseAddr("192.0.2.1"), ListenAddresses: []string{"127.0.0.1"}, ListenPort: int32(port),
-		Peers: []PeerConfig{{Address: netip.MustParseAddr("127.0.0.1"), ASN: 65001, Passive: true}}}, zaptest.NewLogger(t), func(e Event) { events <- e })
-	require.NoError(t, err)
-	defer s.Stop()
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	s, addr, events := startListening(t, PeerConfig{})
 
 	first, err := net.Dial("tcp", addr)
 	require.NoError(t, err)
@@ -543,6 +534,20 @@ func readMsg(t *testing.T, c net.Conn) *bgp.BGPMessage {
 	return m
 }
 
+// startListening starts a speaker (AS 65000) listening on 127.0.0.1 with one passive peer,
+// 127.0.0.1 AS 65001, configured as pc otherwise; it stops with the test.
+func startListening(t *testing.T, pc PeerConfig) (*Speaker, string, chan Event) {
+	t.Helper()
+	port := freePort(t)
+	pc.Address, pc.ASN, pc.Passive = netip.MustParseAddr("127.0.0.1"), 65001, true
+	events := make(chan Event, 100)
+	s, err := Start(Config{ASN: 65000, RouterID: netip.MustParseAddr("192.0.2.1"), ListenAddresses: []string{"127.0.0.1"}, ListenPort: int32(port),
+		Peers: []PeerConfig{pc}}, zaptest.NewLogger(t), func(e Event) { events <- e })
+	require.NoError(t, err)
+	t.Cleanup(s.Stop)
+	return s, net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), events
+}
+
 func freePort(t *testing.T) int {
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -619,14 +624,7 @@ func TestCollision(t *testing.T) {
 // Maximum Number of Prefixes Reached and is not delivered, and the peer's next connection
 // is refused with CEASE / Connection Rejected while the restart delay runs.
 func TestMaxPrefixes(t *testing.T) {
-	listen := freePort(t)
-	events := make(chan Event, 100)
-	s, err := Start(Config{ASN: 65000, RouterID: netip.MustParseAddr("192.0.2.1"), ListenAddresses: []string{"127.0.0.1"}, ListenPort: int32(listen),
-		Peers: []PeerConfig{{Address: netip.MustParseAddr("127.0.0.1"), ASN: 65001, Passive: true, MaxPrefixes: 3, MaxPrefixesRestart: time.Hour}}},
-		zaptest.NewLogger(t), func(e Event) { events <- e })
-	require.NoError(t, err)
-	defer s.Stop()
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(listen))
+	_, addr, events := startListening(t, PeerConfig{MaxPrefixes: 3, MaxPrefixesRestart: time.Hour})
 	c, err := net.Dial("tcp4", addr)
 	require.NoError(t, err)
 	defer c.Close()
