@@ -18,7 +18,10 @@ const (
 	// BGPSessionState is the session state reached by a peer up/down event.
 	BGPSessionState = "bgp.session.state"
 	// BGPDownReason is why a session went down (the speaker's, BMP's or the MRT log's reason).
-	BGPDownReason          = "bgp.down.reason"
+	BGPDownReason = "bgp.down.reason"
+	// BGPGracefulRestart: the session went down without NOTIFICATION with Graceful Restart
+	// negotiated (RFC 4724); its routes are kept as stale for the peer's restart time.
+	BGPGracefulRestart     = "bgp.graceful_restart"
 	BGPNotificationCode    = "bgp.notification.code"
 	BGPNotificationSubcode = "bgp.notification.subcode"
 	BGPFamily              = "bgp.family"

@@ -620,6 +620,37 @@ func (r *RIB) Walk(fn func(prefix netip.Prefix, routes []Route) bool) {
 	}
 }
 
+// PathKey names one path of a peer: its prefix and ADD-PATH ID.
+type PathKey struct {
+	Prefix netip.Prefix
+	ID     uint32
+}
+
+// AppendPeerPaths appends the keys of every path of peer to dst, in no particular order
+// (a walk of the whole table, stopped once all the peer's paths are found). It changes
+// nothing.
+func (r *RIB) AppendPeerPaths(dst []PathKey, peer Peer) []PathKey {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	ps := r.peer(peer, 0, false)
+	if ps == nil || ps.routes == 0 {
+		return dst
+	}
+	n := 0
+	for pfx, e := range r.table.All() {
+		for _, rt := range e.routes {
+			if rt.peer == ps.idx {
+				dst = append(dst, PathKey{Prefix: pfx, ID: rt.id})
+				n++
+			}
+		}
+		if n == ps.routes {
+			break
+		}
+	}
+	return dst
+}
+
 // Stats are RIB-wide counts.
 type Stats struct {
 	Prefixes4, Prefixes6 int

@@ -1087,3 +1087,34 @@ func TestConcurrentUse(t *testing.T) {
 		_ = r.Active()
 	}
 }
+
+// AppendPeerPaths lists the paths of one peer (with their ADD-PATH IDs) and nothing of
+// other peers, and changes nothing.
+func TestAppendPeerPaths(t *testing.T) {
+	r, rec := newRIB(t, nil)
+	if got := r.AppendPeerPaths(nil, nva); len(got) != 0 {
+		t.Fatalf("unknown peer: %v", got)
+	}
+	announce(t, r, at(0), nva, "10.10.0.0/16", "10.0.0.10", 65010)
+	announce(t, r, at(0), rs0, "10.10.0.0/16", "10.1.0.4", 65515)
+	announce(t, r, at(0), rs0, "10.20.0.0/16", "10.1.0.4", 65515)
+	if err := r.Announce(at(0), nva, Path{Prefix: mp("2001:db8::/32"), ID: 7, NextHop: ma("fe80::1"), ASPath: Seq(65010)}); err != nil {
+		t.Fatal(err)
+	}
+	rec.take()
+	got := r.AppendPeerPaths([]PathKey{{Prefix: mp("192.0.2.0/24")}}, nva)
+	slices.SortFunc(got, func(a, b PathKey) int { return a.Prefix.Addr().Compare(b.Prefix.Addr()) })
+	want := []PathKey{{Prefix: mp("10.10.0.0/16")}, {Prefix: mp("192.0.2.0/24")}, {Prefix: mp("2001:db8::/32"), ID: 7}}
+	if !slices.Equal(got, want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+	if got := r.AppendPeerPaths(nil, rs0); len(got) != 2 {
+		t.Fatalf("rs0: %v", got)
+	}
+	r.PeerDown(at(time.Second), nva)
+	rec.take()
+	if got := r.AppendPeerPaths(nil, nva); len(got) != 0 {
+		t.Fatalf("after peer down: %v", got)
+	}
+	rec.none(t)
+}

@@ -80,6 +80,13 @@ type PeerConfig struct {
 	MaxPrefixesRestart time.Duration `mapstructure:"max_prefixes_restart"`
 	// AddPath asks the peer for every path of each prefix (ADD-PATH receive, RFC 7911).
 	AddPath bool `mapstructure:"add_path"`
+	// GracefulRestart advertises the Graceful Restart capability as a receiving speaker
+	// (RFC 4724 helper): when the peer advertised it too and the session ends without
+	// NOTIFICATION, its routes are kept as stale until it is back and sends End-of-RIB, or
+	// withdrawn when it is not back within its restart time. Off by default: a peer that
+	// sees the capability may close its sessions differently (FRR's bgpd, terminating, then
+	// closes without NOTIFICATION).
+	GracefulRestart bool `mapstructure:"graceful_restart"`
 }
 
 // BMPConfig configures the BMP station.
@@ -403,7 +410,8 @@ func (c *Config) speakerConfig() speaker.Config {
 		a, _ := netip.ParseAddr(p.Address)
 		pc := speaker.PeerConfig{Address: a.Unmap(), ASN: p.ASN, Name: p.Name, Port: p.Port, Passive: p.Passive,
 			MultihopTTL: p.MultihopTTL, Password: p.Password, Families: p.Families, HoldTime: p.HoldTime, ConnectRetry: p.ConnectRetry,
-			MaxPrefixes: p.MaxPrefixes, MaxPrefixesRestart: p.MaxPrefixesRestart, AddPath: p.AddPath}
+			MaxPrefixes: p.MaxPrefixes, MaxPrefixesRestart: p.MaxPrefixesRestart, AddPath: p.AddPath,
+			GracefulRestart: p.GracefulRestart}
 		if p.LocalAddress != "" {
 			pc.LocalAddress, _ = netip.ParseAddr(p.LocalAddress)
 		}

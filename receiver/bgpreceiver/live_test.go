@@ -619,3 +619,75 @@ protocol bgp collector {
 	up := find(logs, schema.BGPEvent, schema.BGPEventPeerUp, schema.BGPPeerAddress, "::1")[0]
 	assert.Equal(t, `["ipv6_unicast"]`, str(up, schema.BGPFamilies))
 }
+
+// TestGracefulRestartBIRD: BIRD with graceful restart on is killed (no NOTIFICATION) and
+// started again in graceful restart recovery (-R, the Forwarding State bit set) without one
+// of its routes: its routes are kept across the restart (no withdrawal, no second
+// announcement of the route it announces again unchanged), and the route it no longer has
+// is withdrawn as stale after its End-of-RIB. Killed again and left down beyond its restart
+// time, its routes are withdrawn as with any session down.
+func TestGracefulRestartBIRD(t *testing.T) {
+	port := testutil.FreeTCPPort(t, "127.0.0.17")
+	conf := func(routes ...string) string {
+		var b strings.Builder
+		b.WriteString("protocol static statics { ipv4;\n")
+		for _, r := range routes {
+			fmt.Fprintf(&b, "route %s blackhole;\n", r)
+		}
+		b.WriteString("}\n")
+		b.WriteString(birdPeer("127.0.0.17", port, 65017, "192.0.2.17", "graceful restart on;\n  graceful restart time 8;", ""))
+		return b.String()
+	}
+	b := startBird(t, "127.0.0.17", conf("10.81.0.0/24", "10.81.1.0/24"))
+	cfg := baseConfig()
+	pc := peerConfig("127.0.0.17", port, 65017, "gr")
+	pc.GracefulRestart = true
+	cfg.Peers = []PeerConfig{pc}
+	logs, _ := startReceiver(t, cfg)
+	ann := func(p string) int {
+		return len(find(logs, schema.BGPEvent, schema.BGPEventAnnounce, schema.BGPPrefix, p))
+	}
+	withdrawals := func(kv ...string) []plog.LogRecord {
+		return find(logs, append([]string{schema.BGPEvent, schema.BGPEventWithdraw}, kv...)...)
+	}
+	eventually(t, 30*time.Second, "both routes", func() bool { return ann("10.81.0.0/24") == 1 && ann("10.81.1.0/24") == 1 })
+	up := find(logs, schema.BGPEvent, schema.BGPEventPeerUp)[0]
+	assert.Contains(t, str(up, schema.BGPPeerCapabilities), "graceful-restart")
+
+	b.Kill()
+	eventually(t, 15*time.Second, "the graceful peer down", func() bool {
+		return len(find(logs, schema.BGPEvent, schema.BGPEventPeerDown)) == 1
+	})
+	down := find(logs, schema.BGPEvent, schema.BGPEventPeerDown)[0]
+	gr, ok := down.Attributes().Get(schema.BGPGracefulRestart)
+	require.True(t, ok, "bgp.graceful_restart on the peer down: %s", down.Body().AsString())
+	assert.True(t, gr.Bool())
+	assert.Equal(t, "connection-closed", str(down, schema.BGPDownReason))
+	assert.Empty(t, withdrawals(), "the routes are kept as stale")
+
+	b.Start(conf("10.81.0.0/24"), "-R")
+	eventually(t, 30*time.Second, "the stale route withdrawn after End-of-RIB", func() bool {
+		return len(withdrawals(schema.BGPPrefix, "10.81.1.0/24")) == 1
+	})
+	ups := find(logs, schema.BGPEvent, schema.BGPEventPeerUp)
+	require.Len(t, ups, 2)
+	gr, ok = ups[1].Attributes().Get(schema.BGPGracefulRestart)
+	assert.True(t, ok && gr.Bool(), "the peer up ends a graceful restart")
+	assert.Equal(t, "stale", str(withdrawals(schema.BGPPrefix, "10.81.1.0/24")[0], schema.BGPEventReason))
+	time.Sleep(time.Second)
+	assert.Empty(t, withdrawals(schema.BGPPrefix, "10.81.0.0/24"), "the route announced again is kept")
+	assert.Equal(t, 1, ann("10.81.0.0/24"), "announced again unchanged: no new announcement")
+	assert.Empty(t, find(logs, schema.BGPEvent, schema.BGPEventFlap), "no flap")
+
+	// Killed again and not back within its restart time (8 s).
+	b.Kill()
+	eventually(t, 15*time.Second, "the second graceful peer down", func() bool {
+		return len(find(logs, schema.BGPEvent, schema.BGPEventPeerDown)) == 2
+	})
+	time.Sleep(5 * time.Second)
+	assert.Empty(t, withdrawals(schema.BGPPrefix, "10.81.0.0/24"), "kept during the restart time")
+	eventually(t, 15*time.Second, "the routes withdrawn at the end of the restart time", func() bool {
+		return len(withdrawals(schema.BGPPrefix, "10.81.0.0/24")) == 1
+	})
+	assert.Equal(t, "peer_down", str(withdrawals(schema.BGPPrefix, "10.81.0.0/24")[0], schema.BGPEventReason))
+}

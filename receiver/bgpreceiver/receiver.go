@@ -43,6 +43,8 @@ const (
 	itemUpdate
 	itemMessage
 	itemStats
+	// itemRestartTimer: the restart or stale timer of a graceful restart ran out.
+	itemRestartTimer
 )
 
 // item is one unit of work for the RIB goroutine.
@@ -73,6 +75,14 @@ type item struct {
 	msgLen          int
 
 	stats []stat
+
+	// Graceful restart (RFC 4724) of the speaker's sessions: a down without NOTIFICATION
+	// with the capability negotiated, the peer's restart time, the families its capability
+	// names (with the Forwarding State bit), and the generation of a timer item.
+	graceful    bool
+	restartTime time.Duration
+	grFamilies  map[string]bool
+	gen         uint64
 }
 
 type stat struct {
@@ -123,6 +133,10 @@ type bgpReceiver struct {
 
 	msgMu     sync.Mutex
 	msgCounts map[msgKey]int64
+
+	// restarts: the graceful restarts in progress, per peer (RIB goroutine).
+	restarts  map[rib.Peer]*restart
+	staleTime time.Duration
 }
 
 func newReceiver(set receiver.Settings, cfg *Config) (*bgpReceiver, error) {
@@ -130,6 +144,7 @@ func newReceiver(set receiver.Settings, cfg *Config) (*bgpReceiver, error) {
 		cfg: cfg, set: set, logger: set.Logger,
 		peers:     map[netip.Addr]speaker.PeerConfig{},
 		msgCounts: map[msgKey]int64{},
+		restarts:  map[rib.Peer]*restart{}, staleTime: staleTime,
 	}
 	rc, err := cfg.ribConfig()
 	if err != nil {
@@ -218,6 +233,7 @@ func (r *bgpReceiver) stop() {
 	}
 	close(r.done)
 	r.wg.Wait()
+	r.stopRestarts()
 	if r.client != nil {
 		if err := r.client.Close(context.Background()); err != nil {
 			r.logger.Warn("closing the storage client", zap.Error(err))
@@ -246,10 +262,12 @@ func (r *bgpReceiver) onSpeaker(e speaker.Event) {
 	peer := r.speakerPeer(e.Peer, e.PeerASN)
 	switch e.Kind {
 	case speaker.PeerUp:
-		r.enqueue(item{kind: itemPeerUp, t: e.Time, peer: peer, state: e.State, session: &e.Session})
+		r.enqueue(item{kind: itemPeerUp, t: e.Time, peer: peer, state: e.State, session: &e.Session,
+			graceful: e.GracefulRestart, restartTime: e.RestartTime, grFamilies: e.GracefulFamilies})
 	case speaker.PeerDown:
 		r.enqueue(item{kind: itemPeerDown, t: e.Time, peer: peer, state: e.State, reason: e.Reason,
-			code: e.NotificationCode, subcode: e.NotificationSubcode, hasCode: e.NotificationCode != 0})
+			code: e.NotificationCode, subcode: e.NotificationSubcode, hasCode: e.NotificationCode != 0,
+			graceful: e.GracefulRestart, restartTime: e.RestartTime, grFamilies: e.GracefulFamilies})
 	case speaker.Update:
 		r.enqueue(item{kind: itemUpdate, t: e.Time, peer: peer, update: e.Update, postPolicy: true, hasPolicy: true})
 	case speaker.Malformed:
@@ -315,11 +333,17 @@ func (r *bgpReceiver) handle(it item) {
 	}()
 	switch it.kind {
 	case itemPeerUp:
+		// During a graceful restart the RIB still has the peer up: PeerUp changes nothing.
 		r.rib.PeerUp(it.t, it.peer)
+		g := r.restarts[it.peer]
 		if lr, ok := r.record(schema.BGPEventPeerUp, it.t, it.peer, plog.SeverityNumberInfo); ok {
 			at := lr.Attributes()
 			at.PutStr(schema.BGPSessionState, it.state)
 			body := fmt.Sprintf("peer %s up", peerText(it.peer))
+			if g != nil && g.down {
+				at.PutBool(schema.BGPGracefulRestart, true)
+				body += fmt.Sprintf(" after a graceful restart (%d stale routes)", len(g.stale))
+			}
 			if s := it.session; s != nil {
 				if s.RouterID.IsValid() {
 					at.PutStr(schema.BGPPeerRouterID, s.RouterID.String())
@@ -337,6 +361,9 @@ func (r *bgpReceiver) handle(it item) {
 			}
 			lr.Body().SetStr(body)
 		}
+		if g != nil && g.down {
+			r.restartUp(it, g)
+		}
 	case itemPeerDown:
 		if lr, ok := r.record(schema.BGPEventPeerDown, it.t, it.peer, plog.SeverityNumberWarn); ok {
 			at := lr.Attributes()
@@ -353,8 +380,18 @@ func (r *bgpReceiver) handle(it item) {
 			if it.bmpReason != 0 {
 				at.PutInt(schema.BGPBMPPeerDownReason, int64(it.bmpReason))
 			}
-			lr.Body().SetStr(fmt.Sprintf("peer %s down: %s", peerText(it.peer), reason))
+			body := fmt.Sprintf("peer %s down: %s", peerText(it.peer), reason)
+			if it.graceful {
+				at.PutBool(schema.BGPGracefulRestart, true)
+				body += fmt.Sprintf("; graceful restart, routes kept as stale for %s", it.restartTime)
+			}
+			lr.Body().SetStr(body)
 		}
+		if it.graceful {
+			r.gracefulDown(it)
+			break
+		}
+		r.endRestart(it.peer) // down again before its End-of-RIB: the stale routes go too
 		r.rib.PeerDown(it.t, it.peer)
 	case itemUpdate:
 		if it.peer.Kind != rib.SourceBGP && !it.dump {
@@ -362,12 +399,27 @@ func (r *bgpReceiver) handle(it item) {
 			// its own sessions' messages.
 			r.countMessage(it.peer, "update", "received")
 		}
+		g := r.restarts[it.peer]
 		for _, w := range it.update.Withdrawn {
-			r.withdraw(it, w.Prefix, w.ID)
+			if g != nil {
+				delete(g.stale, rib.PathKey{Prefix: w.Prefix.Masked(), ID: w.ID})
+			}
+			r.withdraw(it, w.Prefix, w.ID, "")
 		}
 		for i := range it.update.Announced {
-			r.announce(it, &it.update.Announced[i])
+			refresh := false
+			if g != nil {
+				k := rib.PathKey{Prefix: it.update.Announced[i].Prefix.Masked(), ID: it.update.Announced[i].ID}
+				_, refresh = g.stale[k]
+				delete(g.stale, k)
+			}
+			r.announce(it, &it.update.Announced[i], refresh)
 		}
+		if g != nil && it.update.EndOfRIB {
+			r.endOfRIB(it, g, it.update.EndOfRIBFamily)
+		}
+	case itemRestartTimer:
+		r.restartTimer(it)
 	case itemMessage:
 		if it.peer.Kind != rib.SourceBGP {
 			r.countMessage(it.peer, it.msgType, it.msgDir) // the speaker counts its own
@@ -404,7 +456,9 @@ func (r *bgpReceiver) handle(it item) {
 	}
 }
 
-func (r *bgpReceiver) withdraw(it item, p netip.Prefix, id uint32) {
+// withdraw withdraws a path; reason (bgp.event.reason) is set for the withdrawals the
+// receiver makes itself (stale routes after a graceful restart).
+func (r *bgpReceiver) withdraw(it item, p netip.Prefix, id uint32, reason string) {
 	r.rib.WithdrawPath(it.t, it.peer, p, id)
 	if lr, ok := r.record(schema.BGPEventWithdraw, it.t, it.peer, plog.SeverityNumberInfo); ok {
 		at := lr.Attributes()
@@ -416,15 +470,29 @@ func (r *bgpReceiver) withdraw(it item, p netip.Prefix, id uint32) {
 		if it.hasPolicy {
 			at.PutBool(schema.BGPPostPolicy, it.postPolicy)
 		}
-		lr.Body().SetStr(fmt.Sprintf("withdraw %s from %s", p, peerText(it.peer)))
+		if reason != "" {
+			at.PutStr(schema.BGPEventReason, reason)
+			lr.Body().SetStr(fmt.Sprintf("withdraw %s from %s (%s)", p, peerText(it.peer), reason))
+		} else {
+			lr.Body().SetStr(fmt.Sprintf("withdraw %s from %s", p, peerText(it.peer)))
+		}
 	}
 	r.drainRIBEvents()
 }
 
-func (r *bgpReceiver) announce(it item, p *rib.Path) {
+// announce announces a path. refresh: the path is a stale route of a graceful restart
+// announced again; with the same attributes it is no change, and no record is emitted.
+func (r *bgpReceiver) announce(it item, p *rib.Path, refresh bool) {
+	var before *rib.Attrs
+	if refresh {
+		before = r.pathAttrs(it.peer, p)
+	}
 	if err := r.rib.Announce(it.t, it.peer, *p); err != nil {
 		r.logger.Debug("route not announced to the RIB", zap.Stringer("prefix", p.Prefix), zap.Error(err))
 		return
+	}
+	if before != nil && r.pathAttrs(it.peer, p) == before {
+		return // interned attributes: the same pointer is the same attributes
 	}
 	if lr, ok := r.record(schema.BGPEventAnnounce, it.t, it.peer, plog.SeverityNumberInfo); ok {
 		at := lr.Attributes()
@@ -482,6 +550,16 @@ func (r *bgpReceiver) announce(it item, p *rib.Path) {
 	r.drainRIBEvents()
 }
 
+// pathAttrs returns the attributes of the RIB's path (peer, p.Prefix, p.ID), nil when none.
+func (r *bgpReceiver) pathAttrs(peer rib.Peer, p *rib.Path) *rib.Attrs {
+	for _, rt := range r.rib.Routes(p.Prefix) {
+		if rt.Peer == peer && rt.ID == p.ID {
+			return rt.Attrs
+		}
+	}
+	return nil
+}
+
 func (r *bgpReceiver) countMessage(p rib.Peer, typ, dir string) {
 	r.msgMu.Lock()
 	r.msgCounts[msgKey{peer: p, typ: typ, dir: dir}]++
@@ -531,7 +609,7 @@ func (r *bgpReceiver) ribEventRecord(e *rib.Event) {
 			if e.PathID != 0 {
 				at.PutInt(schema.BGPPathID, int64(e.PathID))
 			}
-			at.PutStr(schema.BGPEventReason, "peer_down")
+			at.PutStr(schema.BGPEventReason, reasonPeerDown)
 			lr.Body().SetStr(fmt.Sprintf("withdraw %s from %s (peer down)", e.Prefix, peerText(e.Peer)))
 		}
 		return

@@ -31,6 +31,9 @@ type Update struct {
 	// EndOfRIB is set for an empty UPDATE (the IPv4 End-of-RIB marker) or an MP_UNREACH
 	// without NLRI.
 	EndOfRIB bool
+	// EndOfRIBFamily is the family of an End-of-RIB marker (schema spelling: ipv4_unicast,
+	// ipv6_unicast, ...).
+	EndOfRIBFamily string
 }
 
 // Prefix converts an NLRI to a prefix and its ADD-PATH ID; ok is false for anything but
@@ -219,6 +222,7 @@ func FromUpdate(u *bgp.BGPUpdate) Update {
 			hasMP = true
 			if len(v.Value) == 0 {
 				out.EndOfRIB = true
+				out.EndOfRIBFamily = FamilyName(bgp.AfiSafiToRouteFamily(v.AFI, v.SAFI))
 			}
 			for _, n := range v.Value {
 				if p, id, ok := Prefix(n); ok {
@@ -229,6 +233,7 @@ func FromUpdate(u *bgp.BGPUpdate) Update {
 	}
 	if !hasMP && len(u.NLRI) == 0 && len(u.WithdrawnRoutes) == 0 && len(u.PathAttributes) == 0 {
 		out.EndOfRIB = true
+		out.EndOfRIBFamily = FamilyName(bgp.RF_IPv4_UC)
 	}
 	return out
 }

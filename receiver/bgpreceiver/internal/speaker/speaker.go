@@ -68,7 +68,16 @@ type PeerConfig struct {
 	// AddPath asks the peer to send every path of a prefix (ADD-PATH receive, RFC 7911) for
 	// the configured families; the peer's OPEN decides per family.
 	AddPath bool
+	// GracefulRestart advertises the Graceful Restart capability (RFC 4724) as a receiving
+	// speaker only (restart time RestartTime, no family preserved by this speaker) and,
+	// when the peer advertised it too, sends End-of-RIB after the session is established and
+	// marks a session that ends without NOTIFICATION as a graceful restart of the peer.
+	GracefulRestart bool
 }
+
+// RestartTime is the restart time this speaker advertises in its Graceful Restart
+// capability.
+const RestartTime = 120 * time.Second
 
 // EventKind is the kind of an Event.
 type EventKind uint8
@@ -108,6 +117,19 @@ type Event struct {
 	Length                 int
 	// Session: what the OPENs of a PeerUp negotiated.
 	Session bgpconv.Session
+	// NoNotification (PeerDown): the session ended without a NOTIFICATION sent or received
+	// (the connection closed or failed).
+	NoNotification bool
+	// GracefulRestart: both OPENs of the session carried the Graceful Restart capability
+	// (RFC 4724) and the peer's names a restart time and at least one negotiated family.
+	// On a PeerDown it is set only with NoNotification: the peer is taken to be restarting,
+	// its routes are to be kept as stale for RestartTime.
+	GracefulRestart bool
+	// RestartTime the peer's capability announced (with GracefulRestart).
+	RestartTime time.Duration
+	// GracefulFamilies: the negotiated families the peer's capability names (schema
+	// spelling), each with its Forwarding State bit. With GracefulRestart.
+	GracefulFamilies map[string]bool
 }
 
 // Speaker runs the sessions.
@@ -560,8 +582,10 @@ type session struct {
 	// opts: ADD-PATH decoding once negotiated (nil before and without it).
 	opts *bgp.MarshallingOption
 
-	hold     time.Duration
-	peerASN  uint32
+	hold    time.Duration
+	peerASN uint32
+	// gr: the peer's Graceful Restart capability, when both sides advertised it.
+	gr       *bgp.CapGracefulRestart
 	families map[bgp.RouteFamily]bgp.BGPAddPathMode
 	stopping atomic.Bool
 	// routes the peer announced, counted when PeerConfig.MaxPrefixes is set.
@@ -701,8 +725,13 @@ func (ses *session) run() {
 			e.NotificationCode, e.NotificationSubcode = bgp.BGP_ERROR_HOLD_TIMER_EXPIRED, 0
 		case errors.Is(err, io.EOF):
 			e.Reason = "connection-closed"
+			e.NoNotification = true
 		default:
 			e.Reason = "connection-error: " + err.Error()
+			e.NoNotification = true
+		}
+		if e.NoNotification {
+			e.GracefulRestart, e.RestartTime, e.GracefulFamilies = ses.graceful()
 		}
 		p.setState("idle")
 		p.s.emit(e)
@@ -861,6 +890,10 @@ func (ses *session) establish() error {
 		}
 		caps = append(caps, bgp.NewCapAddPath(tuples))
 	}
+	if p.cfg.GracefulRestart {
+		// Receiving speaker only: no family whose routes this speaker would keep.
+		caps = append(caps, bgp.NewCapGracefulRestart(false, false, uint16(RestartTime/time.Second), nil))
+	}
 	myAS := uint16(bgp.AS_TRANS)
 	if cfg.ASN <= 0xffff {
 		myAS = uint16(cfg.ASN)
@@ -912,6 +945,10 @@ func (ses *session) establish() error {
 				switch v := c.(type) {
 				case *bgp.CapMultiProtocol:
 					theirs[v.CapValue] = true
+				case *bgp.CapGracefulRestart:
+					if p.cfg.GracefulRestart {
+						ses.gr = v
+					}
 				case *bgp.CapAddPath:
 					for _, t := range v.Tuples {
 						if t.Mode&bgp.BGP_ADD_PATH_SEND != 0 {
@@ -966,9 +1003,41 @@ func (ses *session) establish() error {
 	ses.established = true
 	ses.cmu.Unlock()
 	p.setState("established")
-	p.s.emit(Event{Kind: PeerUp, Time: time.Now(), Peer: p.cfg.Address, PeerASN: asn, State: "established",
-		Session: bgpconv.SessionOf(open.Body.(*bgp.BGPOpen), o)})
+	up := Event{Kind: PeerUp, Time: time.Now(), Peer: p.cfg.Address, PeerASN: asn, State: "established",
+		Session: bgpconv.SessionOf(open.Body.(*bgp.BGPOpen), o)}
+	up.GracefulRestart, up.RestartTime, up.GracefulFamilies = ses.graceful()
+	p.s.emit(up)
+	if ses.gr != nil {
+		// RFC 4724 section 2: End-of-RIB once the initial updates are sent (there are none).
+		for _, rf := range []bgp.RouteFamily{bgp.RF_IPv4_UC, bgp.RF_IPv6_UC} {
+			if _, ok := ses.families[rf]; ok {
+				if err := ses.write(bgp.NewEndOfRib(rf)); err != nil {
+					return err
+				}
+			}
+		}
+	}
 	return nil
+}
+
+// graceful reads the peer's Graceful Restart capability: whether it applies (a restart
+// time and at least one negotiated family), the restart time, and the negotiated families
+// it names with their Forwarding State bit.
+func (ses *session) graceful() (bool, time.Duration, map[string]bool) {
+	if ses.gr == nil {
+		return false, 0, nil
+	}
+	fams := map[string]bool{}
+	for _, t := range ses.gr.Tuples {
+		rf := bgp.AfiSafiToRouteFamily(t.AFI, t.SAFI)
+		if _, ok := ses.families[rf]; ok {
+			fams[bgpconv.FamilyName(rf)] = t.Flags&0x80 != 0
+		}
+	}
+	if ses.gr.Time == 0 || len(fams) == 0 {
+		return false, 0, nil
+	}
+	return true, time.Duration(ses.gr.Time) * time.Second, fams
 }
 
 // established1 reads the messages of an established session until it ends.

@@ -19,6 +19,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/erviz/otelcol-erviz/pkg/rib"
+	"github.com/erviz/otelcol-erviz/receiver/bgpreceiver/internal/bgpconv"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -290,6 +291,7 @@ func TestHoldTimerExpires(t *testing.T) {
 	down := h.event(PeerDown)
 	assert.Equal(t, "hold-timer-expired", down.Reason)
 	assert.EqualValues(t, bgp.BGP_ERROR_HOLD_TIMER_EXPIRED, down.NotificationCode)
+	assert.False(t, down.NoNotification, "hold timer expiry sends a NOTIFICATION")
 }
 
 // TestBadPeerAS: an OPEN from the wrong ASN gets OPEN MESSAGE ERROR / Bad Peer AS and no
@@ -324,6 +326,7 @@ func TestNotificationReceived(t *testing.T) {
 	assert.Equal(t, "notification-received code 6(cease) subcode 2(administrative shutdown)", down.Reason)
 	assert.EqualValues(t, 6, down.NotificationCode)
 	assert.EqualValues(t, 2, down.NotificationSubcode)
+	assert.False(t, down.NoNotification)
 }
 
 // TestTwoByteASPeer: a peer without the 4-byte ASN capability sends AS_TRANS in AS_PATH and
@@ -737,4 +740,122 @@ func TestAddPath(t *testing.T) {
 	wd := h.event(Update).Update.Withdrawn
 	require.Len(t, wd, 1)
 	assert.EqualValues(t, 2, wd[0].ID)
+}
+
+func grCap(o *bgp.BGPOpen) *bgp.CapGracefulRestart {
+	for _, op := range o.OptParams {
+		if pc, ok := op.(*bgp.OptionParameterCapability); ok {
+			for _, c := range pc.Capability {
+				if gr, ok := c.(*bgp.CapGracefulRestart); ok {
+					return gr
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// establishGR runs the OPEN exchange as a peer advertising Graceful Restart with restart
+// time secs and the given tuples; it returns the speaker's OPEN and the PeerUp.
+func (h *harness) establishGR(secs uint16, tuples ...*bgp.CapGracefulRestartTuple) (*bgp.BGPOpen, Event) {
+	h.t.Helper()
+	o := h.r.next(bgp.BGP_MSG_OPEN).Body.(*bgp.BGPOpen)
+	h.r.send(open(65001, 90, "192.0.2.2", bgp.NewCapMultiProtocol(bgp.RF_IPv4_UC), bgp.NewCapFourOctetASNumber(65001),
+		bgp.NewCapGracefulRestart(true, false, secs, tuples)))
+	h.r.next(bgp.BGP_MSG_KEEPALIVE)
+	h.r.send(bgp.NewBGPKeepAliveMessage())
+	return o, h.event(PeerUp)
+}
+
+// TestGracefulRestart: with GracefulRestart the speaker advertises the capability as a
+// receiving speaker only (restart time 120 s, no family, no flag), sends the IPv4 End-of-RIB
+// once established, reports the peer's capability in PeerUp, and a session whose connection
+// closes without NOTIFICATION ends with a PeerDown marked as a graceful restart.
+func TestGracefulRestart(t *testing.T) {
+	h := startSession(t, PeerConfig{GracefulRestart: true})
+	o, up := h.establishGR(30, bgp.NewCapGracefulRestartTuple(bgp.RF_IPv4_UC, true), bgp.NewCapGracefulRestartTuple(bgp.RF_IPv6_UC, true))
+	gr := grCap(o)
+	require.NotNil(t, gr, "the speaker's OPEN has the Graceful Restart capability")
+	assert.EqualValues(t, 120, gr.Time)
+	assert.EqualValues(t, 0, gr.Flags)
+	assert.Empty(t, gr.Tuples)
+	assert.True(t, up.GracefulRestart)
+	assert.Equal(t, 30*time.Second, up.RestartTime)
+	assert.Equal(t, map[string]bool{"ipv4_unicast": true}, up.GracefulFamilies, "IPv6 was not negotiated")
+	assert.Contains(t, up.Session.Capabilities, "graceful-restart")
+	eor := h.r.next(bgp.BGP_MSG_UPDATE).Body.(*bgp.BGPUpdate)
+	u := bgpconv.FromUpdate(eor)
+	assert.True(t, u.EndOfRIB)
+	assert.Equal(t, "ipv4_unicast", u.EndOfRIBFamily)
+
+	_ = h.r.c.Close() // the peer's process dies: no NOTIFICATION
+	down := h.event(PeerDown)
+	assert.Equal(t, "connection-closed", down.Reason)
+	assert.True(t, down.NoNotification)
+	assert.True(t, down.GracefulRestart)
+	assert.Equal(t, 30*time.Second, down.RestartTime)
+	assert.Equal(t, map[string]bool{"ipv4_unicast": true}, down.GracefulFamilies)
+	assert.Zero(t, down.NotificationCode)
+}
+
+// TestGracefulRestartNotApplied: a NOTIFICATION ends the session normally even with the
+// capability negotiated; a restart time of 0 or no family is no graceful restart; and a
+// speaker without GracefulRestart neither advertises the capability nor sends End-of-RIB.
+func TestGracefulRestartNotApplied(t *testing.T) {
+	t.Run("notification", func(t *testing.T) {
+		h := startSession(t, PeerConfig{GracefulRestart: true})
+		_, up := h.establishGR(30, bgp.NewCapGracefulRestartTuple(bgp.RF_IPv4_UC, false))
+		assert.True(t, up.GracefulRestart)
+		assert.Equal(t, map[string]bool{"ipv4_unicast": false}, up.GracefulFamilies)
+		h.r.send(bgp.NewBGPNotificationMessage(bgp.BGP_ERROR_CEASE, bgp.BGP_ERROR_SUB_ADMINISTRATIVE_RESET, nil))
+		down := h.event(PeerDown)
+		assert.False(t, down.NoNotification)
+		assert.False(t, down.GracefulRestart)
+	})
+	t.Run("no family", func(t *testing.T) {
+		h := startSession(t, PeerConfig{GracefulRestart: true})
+		_, up := h.establishGR(120) // a helper-only peer (FRR's default)
+		assert.False(t, up.GracefulRestart)
+		h.r.next(bgp.BGP_MSG_UPDATE) // End-of-RIB: both advertised the capability
+		_ = h.r.c.Close()
+		down := h.event(PeerDown)
+		assert.True(t, down.NoNotification)
+		assert.False(t, down.GracefulRestart)
+	})
+	t.Run("restart time 0", func(t *testing.T) {
+		h := startSession(t, PeerConfig{GracefulRestart: true})
+		_, up := h.establishGR(0, bgp.NewCapGracefulRestartTuple(bgp.RF_IPv4_UC, true)) // BIRD's "aware" mode
+		assert.False(t, up.GracefulRestart)
+		_ = h.r.c.Close()
+		assert.False(t, h.event(PeerDown).GracefulRestart)
+	})
+	t.Run("off", func(t *testing.T) {
+		h := startSession(t, PeerConfig{})
+		o, up := h.establishGR(30, bgp.NewCapGracefulRestartTuple(bgp.RF_IPv4_UC, true))
+		assert.Nil(t, grCap(o))
+		assert.False(t, up.GracefulRestart)
+		h.r.send(bgp.NewBGPKeepAliveMessage())
+		_ = h.r.c.Close()
+		down := h.event(PeerDown)
+		assert.True(t, down.NoNotification)
+		assert.False(t, down.GracefulRestart)
+		for m := range h.r.msgs {
+			assert.NotEqual(t, bgp.BGP_MSG_UPDATE, m.Header.Type, "no End-of-RIB without the capability")
+		}
+	})
+}
+
+// TestEndOfRIBFamily: the IPv4 marker (an empty UPDATE) and the IPv6 one (MP_UNREACH_NLRI
+// without NLRI) are both End-of-RIB, each with its family.
+func TestEndOfRIBFamily(t *testing.T) {
+	for _, rf := range []bgp.RouteFamily{bgp.RF_IPv4_UC, bgp.RF_IPv6_UC} {
+		m := bgp.NewEndOfRib(rf)
+		b, err := m.Serialize()
+		require.NoError(t, err)
+		p, err := bgp.ParseBGPMessage(b)
+		require.NoError(t, err)
+		u := bgpconv.FromUpdate(p.Body.(*bgp.BGPUpdate))
+		assert.True(t, u.EndOfRIB, rf.String())
+		assert.Equal(t, bgpconv.FamilyName(rf), u.EndOfRIBFamily)
+	}
 }
