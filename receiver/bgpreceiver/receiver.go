@@ -399,7 +399,10 @@ func (r *bgpReceiver) handle(it item) {
 			// its own sessions' messages.
 			r.countMessage(it.peer, "update", "received")
 		}
-		g := r.restarts[it.peer]
+		var g *restart
+		if len(r.restarts) > 0 { // no map lookup per UPDATE when no graceful restart runs
+			g = r.restarts[it.peer]
+		}
 		for _, w := range it.update.Withdrawn {
 			if g != nil {
 				delete(g.stale, rib.PathKey{Prefix: w.Prefix.Masked(), ID: w.ID})

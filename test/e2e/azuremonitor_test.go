@@ -15,8 +15,6 @@ import (
 	"time"
 
 	"github.com/vmware/go-ipfix/pkg/entities"
-	"github.com/vmware/go-ipfix/pkg/exporter"
-	"github.com/vmware/go-ipfix/pkg/registry"
 )
 
 // envelope is the Application Insights telemetry envelope (one JSON line per item).
@@ -369,24 +367,8 @@ var emptyBodyLogsJSON = []byte(`{"resourceLogs":[{"resource":{"attributes":[
 // tcp, 1000 bytes) from 127.0.0.1 to the collector's IPFIX port, in observation domain domain.
 func sendIPFIXRecord(t *testing.T, port int, domain uint32) {
 	t.Helper()
-	registry.LoadRegistry()
-	ep, err := exporter.InitExportingProcess(exporter.ExporterInput{CollectorAddress: "127.0.0.1:" + itoa(port), CollectorProtocol: "udp", ObservationDomainID: domain})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ep.CloseConnToCollector()
-	var ies []*entities.InfoElement
-	for _, n := range []string{"sourceIPv4Address", "destinationIPv4Address", "sourceTransportPort", "destinationTransportPort", "protocolIdentifier", "octetDeltaCount", "packetDeltaCount"} {
-		ie, err := registry.GetInfoElement(n, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ies = append(ies, ie)
-	}
-	tmpl, _ := entities.MakeTemplateSet(400, ies)
-	if _, err := ep.SendSet(tmpl); err != nil {
-		t.Fatal(err)
-	}
+	ep, ies := ipfixExporter(t, port, domain, "sourceIPv4Address", "destinationIPv4Address", "sourceTransportPort",
+		"destinationTransportPort", "protocolIdentifier", "octetDeltaCount", "packetDeltaCount")
 	set, _ := entities.MakeDataSet(400, []entities.InfoElementWithValue{
 		entities.NewIPAddressInfoElement(ies[0], net.IPv4(192, 168, 1, 10).To4()),
 		entities.NewIPAddressInfoElement(ies[1], net.IPv4(10, 1, 0, 4).To4()),

@@ -107,24 +107,8 @@ func TestIPFIXTemplatesSurviveKill(t *testing.T) {
 	args := append([]string{"--config=" + filepath.Join(root, "config", "local.yaml")}, p.overrides(true)...)
 	c := startCollector(t, "before-kill", dir, p, nil, args...)
 
-	registry.LoadRegistry()
-	ep, err := exporter.InitExportingProcess(exporter.ExporterInput{CollectorAddress: "127.0.0.1:" + itoa(p.IPFIX), CollectorProtocol: "udp", ObservationDomainID: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ep.CloseConnToCollector()
-	var ies []*entities.InfoElement
-	for _, n := range []string{"sourceIPv4Address", "destinationIPv4Address", "destinationTransportPort", "protocolIdentifier", "octetDeltaCount", "packetDeltaCount"} {
-		ie, err := registry.GetInfoElement(n, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ies = append(ies, ie)
-	}
-	tmpl, _ := entities.MakeTemplateSet(400, ies)
-	if _, err := ep.SendSet(tmpl); err != nil {
-		t.Fatal(err)
-	}
+	ep, ies := ipfixExporter(t, p.IPFIX, 3, "sourceIPv4Address", "destinationIPv4Address", "destinationTransportPort",
+		"protocolIdentifier", "octetDeltaCount", "packetDeltaCount")
 	time.Sleep(3 * time.Second) // the receiver saves changed state every second
 	if err := c.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -152,4 +136,30 @@ func TestIPFIXTemplatesSurviveKill(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "data", "state")); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// ipfixExporter opens a go-ipfix exporting process from 127.0.0.1 to the collector's IPFIX
+// port in an observation domain and sends template 400 with the named elements; it closes
+// with the test.
+func ipfixExporter(t *testing.T, port int, domain uint32, elements ...string) (*exporter.ExportingProcess, []*entities.InfoElement) {
+	t.Helper()
+	registry.LoadRegistry()
+	ep, err := exporter.InitExportingProcess(exporter.ExporterInput{CollectorAddress: "127.0.0.1:" + itoa(port), CollectorProtocol: "udp", ObservationDomainID: domain})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ep.CloseConnToCollector)
+	var ies []*entities.InfoElement
+	for _, n := range elements {
+		ie, err := registry.GetInfoElement(n, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ies = append(ies, ie)
+	}
+	tmpl, _ := entities.MakeTemplateSet(400, ies)
+	if _, err := ep.SendSet(tmpl); err != nil {
+		t.Fatal(err)
+	}
+	return ep, ies
 }
