@@ -26,7 +26,10 @@ type item struct {
 	Name    string         `json:"name"`
 }
 
-const resourceType = "microsoft.insights/components"
+// The queries read AppTraces and AppMetrics, the names these tables have in the Log Analytics
+// workspace (inside an Application Insights resource they are traces and customMetrics), so the
+// workbook is scoped to the workspace (scope_test.go checks the pairing).
+const resourceType = "microsoft.operationalinsights/workspaces"
 
 func buildWorkbook(qs []query) workbook {
 	wb := workbook{
