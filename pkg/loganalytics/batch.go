@@ -31,6 +31,23 @@ type Request struct {
 	Stream string
 	Body   []byte // the JSON array, uncompressed
 	Refs   []RecordRef
+	Ends   []int // offset in Body just after each row
+}
+
+// Split returns the two halves of a request of at least two rows (for an API that answers 413
+// to a request within the documented limit).
+func (r Request) Split() (Request, Request) {
+	mid := len(r.Refs) / 2
+	cut := r.Ends[mid-1]
+	a := Request{Kind: r.Kind, Stream: r.Stream, Refs: r.Refs[:mid], Ends: r.Ends[:mid]}
+	a.Body = append(append(make([]byte, 0, cut+1), r.Body[:cut]...), ']')
+	b := Request{Kind: r.Kind, Stream: r.Stream, Refs: r.Refs[mid:]}
+	b.Body = append(append(make([]byte, 0, len(r.Body)-cut), '['), r.Body[cut+1:]...)
+	shift := cut + 1 - 1 // bytes removed before the second half's rows (the comma replaced by '[')
+	for _, e := range r.Ends[mid:] {
+		b.Ends = append(b.Ends, e-shift)
+	}
+	return a, b
 }
 
 // Drop is a record that gets no row.
@@ -99,6 +116,7 @@ func (p *Packer) Pack(ld plog.Logs) ([]Request, []Drop) {
 				}
 				r.Body = append(r.Body, p.row...)
 				r.Refs = append(r.Refs, ref)
+				r.Ends = append(r.Ends, len(r.Body))
 			}
 		}
 	}

@@ -279,3 +279,34 @@ func BenchmarkPackFlows(b *testing.B) {
 	b.ReportMetric(float64(b.N*1000)/b.Elapsed().Seconds(), "rows/s")
 	b.ReportMetric(float64(bytesOut)/float64(b.N*1000), "gzB/row")
 }
+
+func TestRequestSplit(t *testing.T) {
+	ld, _, sl := newLogs()
+	for i := range 5 {
+		flowRecord(sl, i)
+	}
+	p := &Packer{Mapper: NewMapper(nil)}
+	p.Streams[KindFlows] = "s"
+	reqs, _ := p.Pack(ld)
+	if len(reqs) != 1 {
+		t.Fatalf("%d requests", len(reqs))
+	}
+	var all []map[string]any
+	_ = json.Unmarshal(reqs[0].Body, &all)
+	a, b := reqs[0].Split()
+	aa, bb := a, b
+	for _, half := range []Request{a, b, func() Request { x, _ := bb.Split(); return x }(), func() Request { _, y := bb.Split(); return y }(), func() Request { x, _ := aa.Split(); return x }()} {
+		var rows []map[string]any
+		if err := json.Unmarshal(half.Body, &rows); err != nil {
+			t.Fatalf("half %s: %v", half.Body, err)
+		}
+		if len(rows) != len(half.Refs) || len(half.Ends) != len(half.Refs) || half.Ends[len(half.Ends)-1] != len(half.Body)-1 {
+			t.Fatalf("half: %d rows, %d refs, ends %v, body %d", len(rows), len(half.Refs), half.Ends, len(half.Body))
+		}
+		for i, ref := range half.Refs {
+			if fmt.Sprint(rows[i]) != fmt.Sprint(all[ref.Record]) {
+				t.Errorf("row %d of a half is not record %d", i, ref.Record)
+			}
+		}
+	}
+}
