@@ -98,6 +98,8 @@ var validateEnv = []string{
 	"OTLP_ENDPOINT=127.0.0.1:4317",
 	"MY_POD_IP=127.0.0.1",
 	"FLOWLOG_ACCOUNT_URL=https://stflowlogs.blob.core.windows.net",
+	"LOGS_INGESTION_ENDPOINT=https://dcr-erviz-0000.westeurope-1.ingest.monitor.azure.com",
+	"DCR_IMMUTABLE_ID=dcr-00000000000000000000000000000000",
 }
 
 // TestShippedConfigsValidate runs `otelcol-erviz validate` on every configuration the
