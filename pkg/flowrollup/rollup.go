@@ -10,14 +10,16 @@ import (
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
+
+	"github.com/erviz/otelcol-erviz/internal/schema"
 )
 
 // Attribute names of a rollup record (besides the dimensions and the summed counters, which
 // keep the flow records' names).
 const (
-	AttrFlows    = "flow.rollup.flows"    // flow records summed into the row
-	AttrInterval = "flow.rollup.interval" // seconds the row covers
-	AttrOverflow = "flow.rollup.overflow" // true on the series beyond max_series
+	AttrFlows    = schema.FlowRollupFlows    // flow records summed into the row
+	AttrInterval = schema.FlowRollupInterval // seconds the row covers
+	AttrOverflow = schema.FlowRollupOverflow // true on the series beyond max_series
 )
 
 // Counters summed per series, named as on the flow records.

@@ -13,7 +13,7 @@ import (
 
 // Attributes that say which kind a record is.
 const (
-	attrRollupFlows = "flow.rollup.flows"
+	attrRollupFlows = schema.FlowRollupFlows
 	attrEventPhase  = "bgp.event.phase"
 	attrBGPEvent    = "bgp.event"
 	attrFlowType    = "flow.type"
