@@ -50,9 +50,9 @@ func TestComponents(t *testing.T) {
 	want := map[string][]string{
 		"receivers":  {"otlp", "ipfix", "flowlog", "bgp"},
 		"processors": {"sampling", "batch", "memory_limiter", "transform", "filter", "attributes"},
-		"connectors": {"flowmetrics"},
+		"connectors": {"flowmetrics", "flowrollup"},
 		// v0.161.0 names the OTLP and Azure Monitor exporters otlp_grpc, otlp_http and azure_monitor.
-		"exporters":  {"debug", "otlp_grpc", "otlp_http", "file", "prometheus", "azure_monitor", "clickhouse"},
+		"exporters":  {"debug", "otlp_grpc", "otlp_http", "file", "prometheus", "azure_monitor", "clickhouse", "azure_log_analytics"},
 		"extensions": {"file_storage", "health_check", "pprof", "zpages"},
 	}
 	have := map[string]map[string]bool{
