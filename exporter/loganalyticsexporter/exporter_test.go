@@ -95,7 +95,7 @@ func (h *harness) sum(t *testing.T, name string, attrs map[string]string) int64 
 		ok := true
 		for k, v := range attrs {
 			got, has := dp.Attributes.Value(attributeKey(k))
-			ok = ok && has && got.Emit() == v
+			ok = ok && has && got.String() == v
 		}
 		if ok {
 			n += dp.Value
