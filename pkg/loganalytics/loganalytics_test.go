@@ -310,3 +310,67 @@ func TestRequestSplit(t *testing.T) {
 		}
 	}
 }
+
+// FuzzAppendRow: whatever the attribute names and values (text, numbers, invalid UTF-8, values
+// of the wrong type for a column), a row is one valid JSON object whose columns all belong to
+// the table and carry their declared JSON type.
+func FuzzAppendRow(f *testing.F) {
+	f.Add("flow.type", "ipfix", "source.port", int64(443), "flow.hairpin", 1.5, "x")
+	f.Add("bgp.event", "bgp.flap", "bgp.event.start", int64(-1), "bgp.flap.score", 2.0, "\xff")
+	f.Add("flow.rollup.flows", "3", "flow.server.port", int64(1<<40), "flow.end", -1.0, "2026-11-22T05:10:00Z")
+	f.Fuzz(func(t *testing.T, k1, v1, k2 string, n int64, k3 string, d float64, s string) {
+		m := NewMapper(func() time.Time { return t0 })
+		_, res, sl := newLogs()
+		lr := sl.LogRecords().AppendEmpty()
+		a := lr.Attributes()
+		a.PutStr(k1, v1)
+		a.PutInt(k2, n)
+		a.PutDouble(k3, d)
+		a.PutStr("bgp.event.start", s)
+		a.PutStr("network.transport", s)
+		res.Attributes().PutStr(s, v1)
+		for k := range numKinds {
+			b := m.AppendRow(nil, k, res, lr)
+			dec := json.NewDecoder(bytes.NewReader(b))
+			dec.UseNumber()
+			var row map[string]any
+			if err := dec.Decode(&row); err != nil {
+				t.Fatalf("%s: invalid JSON %q: %v", Tables[k].Name, b, err)
+			}
+			types := map[string]string{}
+			for _, c := range Tables[k].Columns {
+				types[c.Name] = c.Type
+			}
+			for name, v := range row {
+				typ, ok := types[name]
+				if !ok {
+					t.Fatalf("%s: column %s is not declared", Tables[k].Name, name)
+				}
+				switch typ {
+				case TypeString:
+					_, ok = v.(string)
+				case TypeInt, TypeLong:
+					var num json.Number
+					num, ok = v.(json.Number)
+					if ok {
+						_, err := num.Int64()
+						ok = err == nil
+					}
+				case TypeReal:
+					_, ok = v.(json.Number)
+				case TypeBoolean:
+					_, ok = v.(bool)
+				case TypeDatetime:
+					var str string
+					if str, ok = v.(string); ok {
+						_, err := time.Parse(time.RFC3339Nano, str)
+						ok = err == nil
+					}
+				}
+				if !ok {
+					t.Fatalf("%s: column %s (%s) holds %#v", Tables[k].Name, name, typ, v)
+				}
+			}
+		}
+	})
+}
