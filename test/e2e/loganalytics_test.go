@@ -246,3 +246,86 @@ func TestLogAnalyticsDelivery(t *testing.T) {
 		t.Errorf("contract violations: %v", pr)
 	}
 }
+
+// TestLogAnalyticsRealRecords: the records our receivers really emit (an IPFIX record from an
+// independent exporter library, the routing events and conditions the bgp receiver derives
+// from the demo's MRT message log) become rows that the local Logs Ingestion API accepts
+// against the generated declarations: no 400, every stream fed.
+func TestLogAnalyticsRealRecords(t *testing.T) {
+	root := repoRoot(t)
+	collectorBin(t)
+	decl, err := lafake.LoadDeclarations(filepath.Join(root, loganalytics.TemplatePath))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fake := lafake.Start(decl)
+	t.Cleanup(fake.Close)
+	dir := t.TempDir()
+	cert, token := filepath.Join(dir, "fake-ca.pem"), filepath.Join(dir, "token")
+	if err := os.WriteFile(cert, fake.CertPEM(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(token, []byte(fake.Token), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := newPorts(t)
+	env := []string{"STATE_DIR=" + filepath.Join(dir, "state"), "FLOWLOG_ACCOUNT_URL=https://127.0.0.1:9",
+		"LOGS_INGESTION_ENDPOINT=" + fake.URL, "DCR_IMMUTABLE_ID=" + fake.RuleID, "SSL_CERT_FILE=" + cert}
+	args := append([]string{"--config=" + filepath.Join(root, "config", "log-analytics.yaml"),
+		"--config=yaml:exporters::azure_log_analytics::auth::token_file: " + token,
+		"--config=yaml:receivers::bgp::mrt::include: [" + filepath.Join(root, "demo", "data", "bgp.mrt") + "]",
+		"--config=yaml:receivers::bgp::mrt::poll_interval: 200ms",
+		"--config=yaml:connectors::flowrollup::interval: 1s",
+		"--config=yaml:processors::batch::timeout: 200ms",
+	}, p.overrides(false)...)
+	c := startCollector(t, "log-analytics-real", dir, p, env, args...)
+	diag := func() string {
+		var b strings.Builder
+		for _, call := range fake.Calls() {
+			fmt.Fprintf(&b, "%s %d rows %d %s\n", call.Stream, call.Status, call.Rows, call.Message)
+		}
+		return b.String() + "problems: " + strings.Join(fake.Problems(), "; ") + "\n" + c.out.String()
+	}
+	sendIPFIXRecord(t, p.IPFIX, 7)
+	streams := map[string]string{}
+	for _, tb := range loganalytics.Tables {
+		streams[tb.Key] = tb.Stream
+	}
+	eventually(t, 60*time.Second, "rows in every stream", func() bool {
+		for _, s := range streams {
+			if len(fake.Rows(s)) == 0 {
+				return false
+			}
+		}
+		return true
+	}, diag)
+	var flow map[string]any
+	for _, r := range fake.Rows(streams["flows"]) {
+		if r["SrcAddr"] == "192.168.1.10" {
+			flow = r
+		}
+	}
+	if flow == nil || fmt.Sprintf("%v %v %v %v", flow["DstPort"], flow["Protocol"], flow["Bytes"], flow["ExporterAddr"]) != "443 6 1000 127.0.0.1" {
+		t.Errorf("the IPFIX record's row: %v", flow)
+	}
+	events := map[string]bool{}
+	for _, r := range fake.Rows(streams["routing_events"]) {
+		events[fmt.Sprint(r["Event"])] = true
+	}
+	if !events["bgp.route.announce"] {
+		t.Errorf("no route announcement among the routing rows: %v", events)
+	}
+	for _, r := range fake.Rows(streams["routing_conditions"]) {
+		if r["Phase"] == nil || r["Event"] == nil {
+			t.Errorf("condition row without Event or Phase: %v", r)
+		}
+	}
+	for _, call := range fake.Calls() {
+		if call.Status != http.StatusNoContent {
+			t.Errorf("%s answered %d: %s", call.Stream, call.Status, call.Message)
+		}
+	}
+	if pr := fake.Problems(); len(pr) > 0 {
+		t.Errorf("contract violations: %v", pr)
+	}
+}
