@@ -97,6 +97,7 @@ var Tables = [numKinds]*Table{
 		Description: "otelcol-erviz flow records (IPFIX, NetFlow v9, VNet and NSG flow logs), one row per record, counts rescaled",
 		Columns: concat(
 			[]Column{timeGenerated,
+				{Name: "FlowStart", Type: TypeDatetime, Attr: "flow.start", Description: "flow start", from: fromUnixNanos},
 				{Name: "FlowEnd", Type: TypeDatetime, Attr: "flow.end", Description: "flow end", from: fromUnixNanos},
 				col("FlowType", TypeString, "flow.type", "ipfix, netflow_v9, vnet_flowlog, nsg_flowlog"),
 				col("NetworkType", TypeString, "network.type", "ipv4 or ipv6"),
