@@ -374,3 +374,19 @@ func FuzzAppendRow(f *testing.F) {
 		}
 	})
 }
+
+// TestTimeGeneratedFallback: without a timestamp the observed timestamp, without either the
+// mapper's clock.
+func TestTimeGeneratedFallback(t *testing.T) {
+	_, res, sl := newLogs()
+	lr := sl.LogRecords().AppendEmpty()
+	lr.Attributes().PutStr("bgp.event", "bgp.peer.up")
+	m := NewMapper(func() time.Time { return t0.Add(time.Hour) })
+	if got := decodeRow(t, m.AppendRow(nil, KindRouting, res, lr))["TimeGenerated"]; got != "2026-11-22T06:10:00.123456789Z" {
+		t.Errorf("no timestamps: %v", got)
+	}
+	lr.SetObservedTimestamp(pcommon.NewTimestampFromTime(t0))
+	if got := decodeRow(t, m.AppendRow(nil, KindRouting, res, lr))["TimeGenerated"]; got != "2026-11-22T05:10:00.123456789Z" {
+		t.Errorf("observed timestamp: %v", got)
+	}
+}
