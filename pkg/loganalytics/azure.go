@@ -77,9 +77,10 @@ func ARMTemplate(functions map[string]Function) ([]byte, error) {
 		"condition":  "[not(empty(parameters('principalId')))]",
 		"type":       "Microsoft.Authorization/roleAssignments",
 		"apiVersion": "2022-04-01",
-		"scope":      dcrID,
-		"name":       "[guid(" + dcrID[1:len(dcrID)-1] + ", parameters('principalId'), '" + MonitoringMetricsPublisher + "')]",
-		"dependsOn":  []string{dcrID},
+		// An extension resource on a resource of the same template: scope is its relative ID.
+		"scope":     "[format('Microsoft.Insights/dataCollectionRules/{0}', parameters('dcrName'))]",
+		"name":      "[guid(" + dcrID[1:len(dcrID)-1] + ", parameters('principalId'), '" + MonitoringMetricsPublisher + "')]",
+		"dependsOn": []string{dcrID},
 		"properties": map[string]any{
 			"roleDefinitionId": "[subscriptionResourceId('Microsoft.Authorization/roleDefinitions', '" + MonitoringMetricsPublisher + "')]",
 			"principalId":      "[parameters('principalId')]",
