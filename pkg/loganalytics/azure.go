@@ -41,8 +41,9 @@ func ARMTemplate(functions map[string]Function) ([]byte, error) {
 			"apiVersion": "2022-10-01",
 			"name":       fmt.Sprintf("[format('{0}/%s', parameters('workspaceName'))]", t.Name),
 			"properties": map[string]any{
-				"plan":            "[parameters('tablePlan')]",
-				"retentionInDays": "[parameters('retentionInDays')]",
+				"plan": "[parameters('tablePlan')]",
+				// Basic tables have a fixed interactive retention: no retentionInDays for them.
+				"retentionInDays": "[if(equals(parameters('tablePlan'), 'Basic'), json('null'), parameters('retentionInDays'))]",
 				"schema":          map[string]any{"name": t.Name, "description": t.Description, "columns": cols},
 			},
 		})
@@ -121,8 +122,8 @@ func ARMTemplate(functions map[string]Function) ([]byte, error) {
 			"dcrName":         map[string]any{"type": "string", "defaultValue": "dcr-erviz"},
 			"principalId":     map[string]any{"type": "string", "defaultValue": "", "metadata": map[string]string{"description": "object ID of the collector's identity (managed identity, workload identity app, or user): gets Monitoring Metrics Publisher on the rule; empty skips the assignment"}},
 			"principalType":   map[string]any{"type": "string", "defaultValue": "ServicePrincipal", "allowedValues": []string{"ServicePrincipal", "User", "Group"}},
-			"retentionInDays": map[string]any{"type": "int", "defaultValue": 30},
-			"tablePlan":       map[string]any{"type": "string", "defaultValue": "Analytics", "allowedValues": []string{"Analytics", "Basic"}},
+			"retentionInDays": map[string]any{"type": "int", "defaultValue": 30, "metadata": map[string]string{"description": "interactive retention of Analytics tables"}},
+			"tablePlan":       map[string]any{"type": "string", "defaultValue": "Analytics", "allowedValues": []string{"Analytics", "Basic"}, "metadata": map[string]string{"description": "Analytics: queries included in the ingestion price; Basic: cheaper ingestion, queries billed by the GB scanned"}},
 		},
 		"resources": resources,
 		"outputs": map[string]any{
