@@ -30,6 +30,12 @@ type Config struct {
 	MOAS          MOASConfig
 	OriginChange  OriginChangeConfig
 	PrefixCount   PrefixCountConfig
+	// MaxPaths bounds the paths of all peers together; PeerPathLimit, when
+	// set, returns the bound of one peer's paths (0: none). A new path
+	// beyond a bound is refused (ErrPathLimit, ErrPeerPathLimit); a path
+	// that replaces one is always taken. 0 and nil: no bound.
+	MaxPaths      int
+	PeerPathLimit func(Peer) int
 	// OnEvent receives every event, synchronously, with the RIB locked: it
 	// must be quick (hand the event to a channel or a batch) and must not
 	// call the RIB.
@@ -65,6 +71,7 @@ type RIB struct {
 
 	peers   []*peerState
 	peerIdx map[Peer]uint32
+	free    []uint32 // slots of forgotten peers (nil in peers), reused first
 
 	paths   int
 	byClass [NumFamilies][NumClasses]int
@@ -216,9 +223,8 @@ func (r *RIB) peer(p Peer, t int64, create bool) *peerState {
 	if !create {
 		return nil
 	}
-	ps := &peerState{peer: p, idx: uint32(len(r.peers)), since: t, pcBaseAt: t}
-	r.peerIdx[p] = ps.idx
-	r.peers = append(r.peers, ps)
+	ps := &peerState{peer: p, since: t, pcBaseAt: t}
+	r.addPeer(ps)
 	return ps
 }
 
@@ -321,6 +327,9 @@ func (r *RIB) Announce(now time.Time, peer Peer, p Path) error {
 	t := now.UnixNano()
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if err := r.checkLimits(peer, pfx, p.ID); err != nil {
+		return err
+	}
 
 	ps := r.peer(peer, t, true)
 	if !ps.up {
@@ -518,6 +527,9 @@ func (r *RIB) Tick(now time.Time) {
 		r.flapTick(t)
 	}
 	for _, ps := range r.peers {
+		if ps == nil {
+			continue // forgotten
+		}
 		if r.cfg.AdjacencyFlap.Enabled {
 			r.adjacencyCheck(t, ps)
 		}
@@ -697,14 +709,16 @@ func (r *RIB) peerStats(ps *peerState) PeerStats {
 	return PeerStats{Peer: ps.peer, Up: ps.up, Since: timeOf(ps.since), Downs: ps.downs, Routes: ps.routes, Counts: ps.counts}
 }
 
-// Peers returns the counts of every peer ever seen, in order of first
-// appearance.
+// Peers returns the counts of every peer known (seen and not forgotten,
+// see ForgetPeers).
 func (r *RIB) Peers() []PeerStats {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	out := make([]PeerStats, len(r.peers))
-	for i, ps := range r.peers {
-		out[i] = r.peerStats(ps)
+	out := make([]PeerStats, 0, len(r.peerIdx))
+	for _, ps := range r.peers {
+		if ps != nil {
+			out = append(out, r.peerStats(ps))
+		}
 	}
 	return out
 }

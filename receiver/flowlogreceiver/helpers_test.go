@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -240,6 +241,9 @@ func nwDoc(records []string) []byte {
 // receiverSettings are nop settings with a stable ID, as a collector's across restarts.
 func receiverSettings() receiver.Settings {
 	set := receivertest.NewNopSettings(metadata.Type)
+	if os.Getenv("FLOWLOG_TEST_LOG") != "" {
+		set.Logger, _ = zap.NewDevelopment()
+	}
 	set.ID = component.NewID(metadata.Type)
 	return set
 }
