@@ -798,61 +798,8 @@ func (r *bgpReceiver) emitMetrics() {
 	}
 	now := pcommon.NewTimestampFromTime(time.Now())
 	mb := r.mb
-	direct := map[netip.Addr]bool{}
-	if r.sp != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		infos, err := r.sp.Peers(ctx)
-		cancel()
-		if err != nil {
-			r.logger.Debug("cannot list BGP peers", zap.Error(err))
-		}
-		for _, pi := range infos {
-			p := r.speakerPeer(pi.Address, pi.ASN)
-			direct[pi.Address] = true
-			up := int64(0)
-			if pi.Established {
-				up = 1
-			}
-			src, router, addr, asn, name := peerAttrs(p)
-			mb.RecordBgpPeerStateDataPoint(now, up, src, router, addr, asn, name)
-			for _, m := range []struct {
-				typ  string
-				recv uint64
-				sent uint64
-			}{
-				{"open", pi.Received.Open, pi.Sent.Open},
-				{"update", pi.Received.Update, pi.Sent.Update},
-				{"notification", pi.Received.Notification, pi.Sent.Notification},
-				{"keepalive", pi.Received.Keepalive, pi.Sent.Keepalive},
-				{"refresh", pi.Received.Refresh, pi.Sent.Refresh},
-			} {
-				mb.RecordBgpPeerMessagesDataPoint(now, int64(m.recv), src, router, addr, asn, name, m.typ, "received")
-				mb.RecordBgpPeerMessagesDataPoint(now, int64(m.sent), src, router, addr, asn, name, m.typ, "sent")
-			}
-		}
-	}
-	for _, ps := range r.rib.Peers() {
-		src, router, addr, asn, name := peerAttrs(ps.Peer)
-		if ps.Peer.Kind != rib.SourceBGP || !direct[ps.Peer.Addr] {
-			up := int64(0)
-			if ps.Up {
-				up = 1
-			}
-			mb.RecordBgpPeerStateDataPoint(now, up, src, router, addr, asn, name)
-		}
-		mb.RecordBgpPeerFlapsDataPoint(now, int64(ps.Downs), src, router, addr, asn, name)
-		for f := range rib.NumFamilies {
-			for _, c := range classes {
-				mb.RecordBgpPeerPrefixesDataPoint(now, int64(ps.Counts[f][c]), src, router, addr, asn, name, familyName(rib.Family(f)), c.String())
-			}
-		}
-	}
-	r.msgMu.Lock()
-	for k, v := range r.msgCounts {
-		src, router, addr, asn, name := peerAttrs(k.peer)
-		mb.RecordBgpPeerMessagesDataPoint(now, v, src, router, addr, asn, name, k.typ, k.dir)
-	}
-	r.msgMu.Unlock()
+	ps := r.newPeerSeries(r.lim.start, now)
+	r.recordPeers(ps)
 	st := r.rib.Stats()
 	mb.RecordBgpRibPrefixesDataPoint(now, int64(st.Prefixes4), speaker.FamilyIPv4Unicast)
 	mb.RecordBgpRibPrefixesDataPoint(now, int64(st.Prefixes6), speaker.FamilyIPv6Unicast)
@@ -870,7 +817,10 @@ func (r *bgpReceiver) emitMetrics() {
 	mb.RecordBgpPrefixCountActiveDataPoint(now, int64(a.PrefixCount))
 	rb := mb.NewResourceBuilder()
 	rb.SetBgpReceiver(r.set.ID.String())
-	if err := r.metricsNext.ConsumeMetrics(context.Background(), mb.Emit(metadata.WithResource(rb.Emit()))); err != nil {
+	res := rb.Emit()
+	md := mb.Emit(metadata.WithResource(res))
+	ps.appendTo(md, res)
+	if err := r.metricsNext.ConsumeMetrics(context.Background(), md); err != nil {
 		r.logger.Warn("BGP metrics refused by the next consumer", zap.Error(err))
 	}
 }
