@@ -137,6 +137,8 @@ type bgpReceiver struct {
 	// restarts: the graceful restarts in progress, per peer (RIB goroutine).
 	restarts  map[rib.Peer]*restart
 	staleTime time.Duration
+
+	lim *limits
 }
 
 func newReceiver(set receiver.Settings, cfg *Config) (*bgpReceiver, error) {
@@ -145,6 +147,7 @@ func newReceiver(set receiver.Settings, cfg *Config) (*bgpReceiver, error) {
 		peers:     map[netip.Addr]speaker.PeerConfig{},
 		msgCounts: map[msgKey]int64{},
 		restarts:  map[rib.Peer]*restart{}, staleTime: staleTime,
+		lim: newLimits(cfg.MetricsInterval),
 	}
 	rc, err := cfg.ribConfig()
 	if err != nil {
@@ -305,6 +308,7 @@ func (r *bgpReceiver) runRIB() {
 			r.flush()
 		case now := <-tick.C:
 			r.rib.Tick(now)
+			r.forgetIdle(now)
 			r.drainRIBEvents()
 			r.flush()
 		case <-r.done:
@@ -491,7 +495,7 @@ func (r *bgpReceiver) announce(it item, p *rib.Path, refresh bool) {
 		before = r.pathAttrs(it.peer, p)
 	}
 	if err := r.rib.Announce(it.t, it.peer, *p); err != nil {
-		r.logger.Debug("route not announced to the RIB", zap.Stringer("prefix", p.Prefix), zap.Error(err))
+		r.routeRefused(it, p, err)
 		return
 	}
 	if before != nil && r.pathAttrs(it.peer, p) == before {
