@@ -52,9 +52,8 @@ type Config struct {
 	// (its state and metric series freed).
 	MaxRoutes     int           `mapstructure:"max_routes"`
 	PeerRetention time.Duration `mapstructure:"peer_retention"`
-	// ListenMaxConnections and ListenIdleTimeout bound the speaker's listener (see limits.go).
-	ListenMaxConnections int           `mapstructure:"listen_max_connections"`
-	ListenIdleTimeout    time.Duration `mapstructure:"listen_idle_timeout"`
+	// ListenMaxConnections bounds the connections open at once on the speaker's listener.
+	ListenMaxConnections int `mapstructure:"listen_max_connections"`
 
 	metadata.MetricsBuilderConfig `mapstructure:",squash"`
 }
@@ -243,7 +242,6 @@ func createDefaultConfig() *Config {
 		MaxRoutes:            defaultMaxRoutes,
 		PeerRetention:        defaultPeerRetention,
 		ListenMaxConnections: defaultListenMaxConnections,
-		ListenIdleTimeout:    defaultListenIdleTimeout,
 		MetricsBuilderConfig: metadata.NewDefaultMetricsBuilderConfig(),
 	}
 }

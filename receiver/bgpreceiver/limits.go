@@ -17,6 +17,7 @@ import (
 	"github.com/erviz/otelcol-erviz/internal/schema"
 	"github.com/erviz/otelcol-erviz/internal/throttle"
 	"github.com/erviz/otelcol-erviz/pkg/rib"
+	"github.com/erviz/otelcol-erviz/receiver/bgpreceiver/internal/speaker"
 )
 
 // Defaults of the bounds. A BMP station serves a handful of routers; an Azure edge router
@@ -33,7 +34,6 @@ const (
 	defaultMaxRoutes                  = 3000000
 	defaultPeerRetention              = time.Hour
 	defaultListenMaxConnections       = 64
-	defaultListenIdleTimeout          = 5 * time.Minute
 )
 
 // Reasons of otelcol_receiver_bgp_limited besides the listeners' refusals.
@@ -106,8 +106,8 @@ func (c *Config) validateLimits() []error {
 	if c.PeerRetention != 0 && c.PeerRetention < time.Minute {
 		errs = append(errs, fmt.Errorf("peer_retention %s is below 1m", c.PeerRetention))
 	}
-	if c.ListenMaxConnections < 0 || c.ListenIdleTimeout < 0 {
-		errs = append(errs, errors.New("listen_max_connections and listen_idle_timeout must not be negative (0: the default)"))
+	if c.ListenMaxConnections < 0 {
+		errs = append(errs, errors.New("listen_max_connections must not be negative (0: the default)"))
 	}
 	return errs
 }
@@ -206,4 +206,12 @@ func (r *bgpReceiver) forgetIdle(now time.Time) {
 	}
 	r.msgMu.Unlock()
 	r.logger.Info("peers down for peer_retention forgotten", zap.Int("peers", len(gone)))
+}
+
+// speakerListen is the speaker's listener configuration, its refusals counted.
+func (r *bgpReceiver) speakerListen() speaker.ListenConfig {
+	return speaker.ListenConfig{
+		MaxConnections: r.cfg.ListenMaxConnections,
+		OnRefuse:       func(reason string) { r.countLimited(schema.BGPSourceBGP, reason) },
+	}
 }

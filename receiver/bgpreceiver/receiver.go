@@ -186,7 +186,9 @@ func (r *bgpReceiver) Start(ctx context.Context, host component.Host) error {
 	r.wg.Add(1)
 	go r.runRIB()
 	if r.cfg.speakerEnabled() {
-		r.sp, err = speaker.Start(r.cfg.speakerConfig(), r.logger, r.onSpeaker)
+		sc := r.cfg.speakerConfig()
+		sc.Listen = r.speakerListen()
+		r.sp, err = speaker.Start(sc, r.logger, r.onSpeaker)
 		if err != nil {
 			r.stop()
 			return err
