@@ -20,7 +20,7 @@ func TestListenerRefusals(t *testing.T) {
 	var mu sync.Mutex
 	refused := map[string]int{}
 	s, err := Start(Config{ASN: 65000, RouterID: netip.MustParseAddr("192.0.2.1"), ListenAddresses: []string{"127.0.0.1"}, ListenPort: int32(port),
-		Peers: []PeerConfig{{Address: netip.MustParseAddr("127.0.0.1"), ASN: 65001, Passive: true, HoldTime: 90 * time.Second}},
+		Peers:  []PeerConfig{{Address: netip.MustParseAddr("127.0.0.1"), ASN: 65001, Passive: true, HoldTime: 90 * time.Second}},
 		Listen: ListenConfig{OnRefuse: func(r string) { mu.Lock(); refused[r]++; mu.Unlock() }}},
 		zaptest.NewLogger(t), func(Event) {})
 	require.NoError(t, err)
