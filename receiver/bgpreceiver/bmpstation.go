@@ -150,6 +150,3 @@ func (s *bmpStation) serve(c *tcpserver.Conn) {
 }
 
 func (s *bmpStation) stop() { s.srv.Close() }
-
-// stats returns the listener's counters (tests).
-func (s *bmpStation) stats() tcpserver.Stats { return s.srv.Stats() }
