@@ -1,13 +1,17 @@
 package bgpreceiver
 
 import (
+	"net/netip"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/receiver/receivertest"
 
+	"github.com/erviz/otelcol-erviz/pkg/rib"
 	"github.com/erviz/otelcol-erviz/receiver/bgpreceiver/internal/metadata"
 )
 
@@ -68,4 +72,33 @@ func TestPeerMetricAggregation(t *testing.T) {
 	ms = pmetric.NewMetricSlice()
 	avg.moveTo(ms)
 	assert.Equal(t, int64(0), ms.At(0).Gauge().DataPoints().At(0).IntValue(), "integer average of 1, 0, 1")
+}
+
+// TestForgetPeerSeries: a BMP peer that went down is forgotten after peer_retention (and the
+// adjacency-flap window), and its bgp.peer.* series and message counters go with it.
+func TestForgetPeerSeries(t *testing.T) {
+	cfg := createDefaultConfig()
+	cfg.PeerRetention = time.Minute
+	r, err := newReceiver(receivertest.NewNopSettings(metadata.Type), cfg)
+	require.NoError(t, err)
+	r.newBatch() // the RIB goroutine's batch (the receiver is not started)
+	peer := rib.Peer{Kind: rib.SourceBMP, Router: netip.MustParseAddr("192.0.2.1"), Addr: netip.MustParseAddr("10.0.0.1"), ASN: 65001}
+	t0 := time.Now()
+	r.handle(item{kind: itemPeerUp, t: t0, peer: peer, state: "established"})
+	r.handle(item{kind: itemMessage, t: t0, peer: peer, msgType: "open", msgDir: "received"})
+	r.handle(item{kind: itemPeerDown, t: t0.Add(time.Second), peer: peer, state: "down"})
+	series := func() int {
+		ps := r.newPeerSeries(0, 0)
+		r.recordPeers(ps)
+		md := pmetric.NewMetrics()
+		ps.appendTo(md, pcommon.NewResource())
+		return md.DataPointCount()
+	}
+	require.Equal(t, 1+1+1+12, series(), "state, flaps, one message count, prefixes per family and class")
+	r.forgetIdle(t0.Add(5 * time.Minute))
+	require.Len(t, r.rib.Peers(), 1, "kept within the adjacency-flap window (10m)")
+	r.forgetIdle(t0.Add(11 * time.Minute))
+	require.Empty(t, r.rib.Peers())
+	require.Empty(t, r.msgCounts)
+	require.Zero(t, series())
 }
