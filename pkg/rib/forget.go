@@ -12,8 +12,11 @@ var (
 	ErrPeerPathLimit = errors.New("rib: the peer's route limit reached")
 )
 
-// addPeer gives ps a slot, reusing one of a forgotten peer first.
+// addPeer gives ps a slot, reusing one of a forgotten peer first, and its path bound.
 func (r *RIB) addPeer(ps *peerState) {
+	if r.cfg.PeerPathLimit != nil {
+		ps.limit = r.cfg.PeerPathLimit(ps.peer)
+	}
 	if n := len(r.free); n > 0 {
 		ps.idx = r.free[n-1]
 		r.free = r.free[:n-1]
@@ -25,30 +28,21 @@ func (r *RIB) addPeer(ps *peerState) {
 	r.peerIdx[ps.peer] = ps.idx
 }
 
-// checkLimits refuses a new path of peer beyond Config.MaxPaths or the peer's
-// bound. It costs nothing more than two comparisons below the bounds.
-func (r *RIB) checkLimits(peer Peer, pfx netip.Prefix, id uint32) error {
-	if r.cfg.MaxPaths <= 0 && r.cfg.PeerPathLimit == nil {
-		return nil
-	}
-	ps := r.peer(peer, 0, false)
+// checkLimits refuses a new path of ps beyond Config.MaxPaths or the peer's
+// bound: two comparisons while below the bounds.
+func (r *RIB) checkLimits(ps *peerState, pfx netip.Prefix, id uint32) error {
 	var err error
 	switch {
 	case r.cfg.MaxPaths > 0 && r.paths >= r.cfg.MaxPaths:
 		err = ErrPathLimit
-	case ps != nil && r.cfg.PeerPathLimit != nil:
-		if n := r.cfg.PeerPathLimit(peer); n > 0 && ps.routes >= n {
-			err = ErrPeerPathLimit
-		}
-	}
-	if err == nil {
+	case ps.limit > 0 && ps.routes >= ps.limit:
+		err = ErrPeerPathLimit
+	default:
 		return nil
 	}
 	// At a bound, a path that replaces one of the peer's is still taken.
-	if ps != nil {
-		if e, ok := r.table.Get(pfx); ok && e.find(ps.idx, id) >= 0 {
-			return nil
-		}
+	if e, ok := r.table.Get(pfx); ok && e.find(ps.idx, id) >= 0 {
+		return nil
 	}
 	return err
 }

@@ -31,7 +31,8 @@ type Config struct {
 	OriginChange  OriginChangeConfig
 	PrefixCount   PrefixCountConfig
 	// MaxPaths bounds the paths of all peers together; PeerPathLimit, when
-	// set, returns the bound of one peer's paths (0: none). A new path
+	// set, returns the bound of one peer's paths (0: none), asked once when
+	// the peer is first seen. A new path
 	// beyond a bound is refused (ErrPathLimit, ErrPeerPathLimit); a path
 	// that replaces one is always taken. 0 and nil: no bound.
 	MaxPaths      int
@@ -130,6 +131,7 @@ type peerState struct {
 	since  int64
 	downs  uint64
 	routes int
+	limit  int // Config.PeerPathLimit of the peer, 0: none
 	counts [NumFamilies][NumClasses]int
 
 	// prefix count analysis
@@ -327,11 +329,11 @@ func (r *RIB) Announce(now time.Time, peer Peer, p Path) error {
 	t := now.UnixNano()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if err := r.checkLimits(peer, pfx, p.ID); err != nil {
-		return err
-	}
 
 	ps := r.peer(peer, t, true)
+	if err := r.checkLimits(ps, pfx, p.ID); err != nil {
+		return err
+	}
 	if !ps.up {
 		ps.up, ps.since = true, t
 	}
