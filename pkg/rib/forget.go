@@ -10,7 +10,18 @@ import (
 var (
 	ErrPathLimit     = errors.New("rib: route limit reached")
 	ErrPeerPathLimit = errors.New("rib: the peer's route limit reached")
+	ErrAttrLimit     = errors.New("rib: attribute memory limit reached")
 )
+
+// checkAttrBytes refuses a route whose attribute set is new (just interned) while the
+// interned AS paths and communities are over Config.MaxAttrBytes; the set is released.
+func (r *RIB) checkAttrBytes(a *Attrs) error {
+	if r.cfg.MaxAttrBytes <= 0 || r.in.bytes <= r.cfg.MaxAttrBytes || a.refs > 1 {
+		return nil
+	}
+	r.in.releaseAttrs(a)
+	return ErrAttrLimit
+}
 
 // addPeer gives ps a slot, reusing one of a forgotten peer first, and its path bound.
 func (r *RIB) addPeer(ps *peerState) {

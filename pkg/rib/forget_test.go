@@ -2,6 +2,7 @@ package rib
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 )
@@ -100,4 +101,39 @@ func TestForgetResolvesPrefixCount(t *testing.T) {
 	if len(ev) != 1 || ev[0].Phase != PhaseResolved || ev[0].Reason != "forgotten" || r.Active().PrefixCount != 0 {
 		t.Fatalf("prefix count events: %+v", ev)
 	}
+}
+
+// TestAttrBytesLimit: routes with long AS paths unlike any other are refused once the
+// interned attributes reach MaxAttrBytes; routes sharing an interned path are still taken,
+// and withdrawals free the room.
+func TestAttrBytesLimit(t *testing.T) {
+	r, _ := newRIB(t, func(c *Config) { c.MaxAttrBytes = 10_000 })
+	long := func(i int) []uint32 {
+		p := make([]uint32, 100)
+		for j := range p {
+			p[j] = uint32(64512 + i*100 + j)
+		}
+		return p
+	}
+	taken := 0
+	var refused error
+	for i := 0; i < 50 && refused == nil; i++ {
+		refused = r.Announce(at(0), nva, Path{Prefix: mp(fmt.Sprintf("10.%d.0.0/16", i)), NextHop: ma("10.0.0.10"), ASPath: Seq(long(i)...)})
+		if refused == nil {
+			taken++
+		}
+	}
+	if !errors.Is(refused, ErrAttrLimit) || taken < 5 || taken > 20 {
+		t.Fatalf("%d routes of 100-ASN paths taken with 10,000 bytes, then %v", taken, refused)
+	}
+	if st := r.Stats(); st.Paths != taken || st.Intern.ASPaths != taken {
+		t.Fatalf("stats after the refusal: %+v", st)
+	}
+	// A path already interned costs nothing more.
+	announce(t, r, at(0), rs0, "10.200.0.0/16", "10.1.0.4", long(0)...)
+	// Withdrawals free the room.
+	for i := 0; i < taken; i++ {
+		r.Withdraw(at(time.Second), nva, mp(fmt.Sprintf("10.%d.0.0/16", i)))
+	}
+	announce(t, r, at(2*time.Second), nva, "10.100.0.0/16", "10.0.0.10", long(99)...)
 }

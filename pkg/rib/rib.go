@@ -37,6 +37,12 @@ type Config struct {
 	// that replaces one is always taken. 0 and nil: no bound.
 	MaxPaths      int
 	PeerPathLimit func(Peer) int
+	// MaxAttrBytes bounds the memory of the distinct AS paths and community
+	// lists (about 8 bytes per ASN or community): a route bringing a new
+	// attribute set beyond it is refused (ErrAttrLimit). Routes count the
+	// paths, this counts their size: a route of a 1,000-ASN path unlike any
+	// other costs 8 KB. 0: no bound.
+	MaxAttrBytes int
 	// OnEvent receives every event, synchronously, with the RIB locked: it
 	// must be quick (hand the event to a channel or a batch) and must not
 	// call the RIB.
@@ -340,6 +346,9 @@ func (r *RIB) Announce(now time.Time, peer Peer, p Path) error {
 	path := r.in.path(p.ASPath)
 	class := r.cls.classify(pfx, peer.ASN, path)
 	attrs := r.in.intern(&p, path, class)
+	if err := r.checkAttrBytes(attrs); err != nil {
+		return err
+	}
 	fam := FamilyOf(pfx)
 
 	e, ok := r.table.Get(pfx)

@@ -322,3 +322,64 @@ func bmpWithdraw(peer string, asn uint32, prefix string) ([]byte, error) {
 	m := bmp.NewBMPRouteMonitoring(*bmp.NewBMPPeerHeader(bmp.BMP_PEER_TYPE_GLOBAL, 0, 0, peer, asn, "192.0.2.50", 0), u)
 	return m.Serialize()
 }
+
+// bmpLongPathRoute is a route monitoring message of prefix with an AS path of n ASNs unlike
+// any other (seeded by i).
+func bmpLongPathRoute(t *testing.T, peer string, asn uint32, prefix string, i, n int) []byte {
+	t.Helper()
+	var segs []bgp.AsPathParamInterface
+	path := []uint32{asn}
+	for j := 1; j < n; j++ {
+		path = append(path, uint32(100000+i*n+j))
+	}
+	for len(path) > 0 {
+		k := min(len(path), 255)
+		segs = append(segs, bgp.NewAs4PathParam(bgp.BGP_ASPATH_ATTR_TYPE_SEQ, path[:k]))
+		path = path[k:]
+	}
+	p := netip.MustParsePrefix(prefix)
+	u := bgp.NewBGPUpdateMessage(nil, []bgp.PathAttributeInterface{
+		bgp.NewPathAttributeOrigin(0), bgp.NewPathAttributeAsPath(segs), bgp.NewPathAttributeNextHop("192.0.2.50"),
+	}, []*bgp.IPAddrPrefix{bgp.NewIPAddrPrefix(uint8(p.Bits()), p.Addr().String())})
+	b, err := bmp.NewBMPRouteMonitoring(*bmp.NewBMPPeerHeader(bmp.BMP_PEER_TYPE_GLOBAL, 0, 0, peer, asn, "192.0.2.50", 0), u).Serialize()
+	require.NoError(t, err)
+	return b
+}
+
+// TestBMPLongPathsBounded: the attack of routes each with its own 900-ASN path (the issue's
+// 1M prefixes with 1,000-ASN paths took 4 GB) is bounded by max_attribute_bytes, whatever the
+// route bounds: beyond it the routes are refused and counted.
+func TestBMPLongPathsBounded(t *testing.T) {
+	tt := componenttest.NewTelemetry()
+	t.Cleanup(func() { require.NoError(t, tt.Shutdown(context.Background())) })
+	port := testutil.FreeTCPPort(t, "127.0.0.1")
+	cfg := createDefaultConfig()
+	cfg.BMP.Endpoint = fmt.Sprintf("127.0.0.1:%d", port)
+	cfg.MaxAttributeBytes = 2 << 20
+	cfg.MetricsInterval = time.Second
+	logs, metrics := startReceiverWith(t, cfg, metadatatest.NewSettings(tt))
+	c, err := net.Dial("tcp", cfg.BMP.Endpoint)
+	require.NoError(t, err)
+	defer c.Close()
+	var b bytes.Buffer
+	b.Write(bmpPeerUp(t, "192.0.2.60", 65060))
+	for i := 0; i < 1000; i++ {
+		b.Write(bmpLongPathRoute(t, "192.0.2.60", 65060, fmt.Sprintf("10.%d.%d.0/24", i>>8, i&255), i, 900))
+	}
+	b.Write(bmpRoute(t, "192.0.2.60", 65060, "10.250.0.0/16")) // a short path still fits
+	_, err = c.Write(b.Bytes())
+	require.NoError(t, err)
+	eventually(t, 30*time.Second, "the route after the long ones", func() bool {
+		return len(find(logs, schema.BGPEvent, schema.BGPEventAnnounce, schema.BGPPrefix, "10.250.0.0/16")) == 1
+	})
+	taken := len(find(logs, schema.BGPEvent, schema.BGPEventAnnounce)) - 1
+	refused := limitedCounts(t, tt)[limitAttributeBytes]
+	t.Logf("%d long-path routes taken, %d refused", taken, refused)
+	// 900 ASNs take about 7.2 KB interned: about 290 fit in 2 MiB.
+	assert.InDelta(t, 290, taken, 40)
+	assert.Equal(t, int64(1000-taken), refused)
+	eventually(t, 10*time.Second, "bgp.rib.paths", func() bool {
+		v, ok := metricValue(metrics, "bgp.rib.paths", map[string]string{schema.BGPFamily: "ipv4_unicast", schema.BGPRouteClass: "other"})
+		return ok && v == int64(taken+1)
+	})
+}

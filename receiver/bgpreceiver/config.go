@@ -52,6 +52,8 @@ type Config struct {
 	// (its state and metric series freed).
 	MaxRoutes     int           `mapstructure:"max_routes"`
 	PeerRetention time.Duration `mapstructure:"peer_retention"`
+	// MaxAttributeBytes bounds the memory of the distinct AS paths and community lists.
+	MaxAttributeBytes int `mapstructure:"max_attribute_bytes"`
 	// ListenMaxConnections bounds the connections open at once on the speaker's listener.
 	ListenMaxConnections int `mapstructure:"listen_max_connections"`
 
@@ -240,6 +242,7 @@ func createDefaultConfig() *Config {
 		MetricsInterval:      time.Minute,
 		QueueSize:            100000,
 		MaxRoutes:            defaultMaxRoutes,
+		MaxAttributeBytes:    defaultMaxAttributeBytes,
 		PeerRetention:        defaultPeerRetention,
 		ListenMaxConnections: defaultListenMaxConnections,
 		MetricsBuilderConfig: metadata.NewDefaultMetricsBuilderConfig(),

@@ -32,6 +32,7 @@ const (
 	defaultBMPMaxPeers                = 10000
 	defaultBMPMaxPrefixes             = 100000
 	defaultMaxRoutes                  = 3000000
+	defaultMaxAttributeBytes          = 256 << 20
 	defaultPeerRetention              = time.Hour
 	defaultListenMaxConnections       = 64
 )
@@ -43,6 +44,7 @@ const (
 	limitBMPPrefixes       = "bmp_prefixes"
 	limitPeerPrefixes      = "peer_prefixes"
 	limitRoutes            = "routes"
+	limitAttributeBytes    = "attribute_bytes"
 )
 
 func defaultBMPConfig() BMPConfig {
@@ -100,8 +102,8 @@ func (c *Config) validateLimits() []error {
 	if b.MaxMessageSize != 0 && (b.MaxMessageSize < 4096 || b.MaxMessageSize > bmpMaxMessage) {
 		errs = append(errs, fmt.Errorf("bmp.max_message_size %d must be from 4096 to %d", b.MaxMessageSize, bmpMaxMessage))
 	}
-	if b.MaxPrefixes < 0 || c.MaxRoutes < 0 {
-		errs = append(errs, errors.New("bmp.max_prefixes and max_routes must not be negative (0: no limit)"))
+	if b.MaxPrefixes < 0 || c.MaxRoutes < 0 || c.MaxAttributeBytes < 0 {
+		errs = append(errs, errors.New("bmp.max_prefixes, max_routes and max_attribute_bytes must not be negative (0: no limit)"))
 	}
 	if c.PeerRetention != 0 && c.PeerRetention < time.Minute {
 		errs = append(errs, fmt.Errorf("peer_retention %s is below 1m", c.PeerRetention))
@@ -115,6 +117,7 @@ func (c *Config) validateLimits() []error {
 // ribLimits sets the RIB's route bounds: max_routes in total, bmp.max_prefixes per BMP peer.
 func (c *Config) ribLimits(rc *rib.Config) {
 	rc.MaxPaths = c.MaxRoutes
+	rc.MaxAttrBytes = c.MaxAttributeBytes
 	if n := c.BMP.MaxPrefixes; n > 0 {
 		rc.PeerPathLimit = func(p rib.Peer) int {
 			if p.Kind == rib.SourceBMP {
@@ -173,6 +176,9 @@ func (r *bgpReceiver) routeRefused(it item, p *rib.Path, err error) {
 			zap.String("peer", peerText(it.peer)), zap.Stringer("prefix", p.Prefix))
 	case errors.Is(err, rib.ErrPathLimit):
 		r.limited(src, limitRoutes, src, "route refused: the RIB is at max_routes",
+			zap.String("peer", peerText(it.peer)), zap.Stringer("prefix", p.Prefix))
+	case errors.Is(err, rib.ErrAttrLimit):
+		r.limited(src, limitAttributeBytes, peerText(it.peer), "route refused: its attributes would take the RIB's AS paths and communities over max_attribute_bytes",
 			zap.String("peer", peerText(it.peer)), zap.Stringer("prefix", p.Prefix))
 	default:
 		r.logger.Debug("route not announced to the RIB", zap.Stringer("prefix", p.Prefix), zap.Error(err))
