@@ -47,19 +47,24 @@ func readBMPChecked(r io.Reader, buf []byte, check func(int) error) ([]byte, err
 			return buf, err
 		}
 	}
-	if cap(buf) < int(length) {
-		nb := make([]byte, length)
-		copy(nb, buf)
-		buf = nb
-	}
-	buf = buf[:length]
-	if _, err := io.ReadFull(r, buf[bmp.BMP_HEADER_SIZE:]); err != nil {
-		if errors.Is(err, io.EOF) {
-			err = io.ErrUnexpectedEOF
+	// The buffer grows with the bytes that arrive, not with the length announced: a sender
+	// that announces 1 MiB and stalls holds what it sent, not 1 MiB.
+	for have := bmp.BMP_HEADER_SIZE; have < int(length); {
+		if cap(buf) == have {
+			nb := make([]byte, have, min(int(length), max(2*have, 64<<10)))
+			copy(nb, buf)
+			buf = nb
 		}
-		return buf, err
+		next := min(int(length), cap(buf))
+		if _, err := io.ReadFull(r, buf[have:next]); err != nil {
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return buf[:have], err
+		}
+		buf, have = buf[:next], next
 	}
-	return buf, nil
+	return buf[:length], nil
 }
 
 // bmpResult is what one BMP message means to the receiver.

@@ -383,3 +383,21 @@ func TestBMPLongPathsBounded(t *testing.T) {
 		return ok && v == int64(taken+1)
 	})
 }
+
+// TestReadBMPGrowsWithData: a message announced as 1 MiB of which 100 bytes arrive holds a
+// buffer of what arrived (at most 64 KiB), not of what was announced; whole messages of any
+// length up to the bound still read.
+func TestReadBMPGrowsWithData(t *testing.T) {
+	buf, err := readBMP(bytes.NewReader(pendingHeader(1<<20, 100)), nil)
+	require.ErrorIs(t, err, io.ErrUnexpectedEOF)
+	assert.LessOrEqual(t, cap(buf), 64<<10)
+	for _, n := range []int{6, 4096, 70 << 10, 1 << 20} {
+		msg := pendingHeader(n, n-6)
+		for i := 6; i < n; i++ {
+			msg[i] = byte(i)
+		}
+		got, err := readBMP(bytes.NewReader(msg), nil)
+		require.NoError(t, err)
+		require.Equal(t, msg, got, "message of %d bytes", n)
+	}
+}
