@@ -150,6 +150,11 @@ func bmpAttack(t *testing.T, allowed string) {
 		go attack(fmt.Sprintf("127.0.%d.%d", 10+i/250, 1+i%250), nil)
 	}
 	wg.Wait()
+	// With every attack connection opened (the allowed ones holding their slots), the health
+	// check answers.
+	if body := httpGet(c.health); body == "" {
+		t.Errorf("no health check answer with the attack connections open\n%s", c.out)
+	}
 	defer func() {
 		for _, conn := range conns {
 			conn.Close()
