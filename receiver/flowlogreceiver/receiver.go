@@ -76,10 +76,11 @@ func newReceiver(set receiver.Settings, cfg *Config) (*flowlogReceiver, error) {
 			return &dirSource{root: cfg.Directory, settle: settle, now: r.now}, nil
 		}
 		bs, err := newBlobSource(&cfg.AzureBlob, set.Logger, func(kind string) { r.stats.error("", kind) })
-		if bs != nil {
-			bs.maxBlock = cfg.MaxRecordSize
+		if err != nil {
+			return nil, err
 		}
-		return bs, err
+		bs.maxBlock = cfg.MaxRecordSize
+		return bs, nil
 	}
 	return r, nil
 }
