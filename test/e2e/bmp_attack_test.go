@@ -217,3 +217,39 @@ func bmpAttack(t *testing.T, allowed string) {
 		t.Errorf("%d descriptors open", fds)
 	}
 }
+
+// TestBMPManyPeersPrometheus: 5,000 BMP peers (five routers of 1,000) reach the Prometheus
+// endpoint of config/local.yaml as bgp_peer_state_ratio series, with metrics_interval 2s. (Before,
+// their per-peer data points took a core for minutes and no bgp_* series came out.)
+func TestBMPManyPeersPrometheus(t *testing.T) {
+	root := repoRoot(t)
+	dir := t.TempDir()
+	p := newPorts(t)
+	args := append([]string{"--config=" + filepath.Join(root, "config", "local.yaml")}, p.overrides(true)...)
+	args = append(args, "--config=yaml:receivers::bgp::bmp::allowed: [127.0.0.0/28]", "--config=yaml:receivers::bgp::metrics_interval: 2s")
+	c := startCollector(t, "local", dir, p, nil, args...)
+	endpoint := fmt.Sprintf("127.0.0.1:%d", p.BMP)
+	for r := 1; r <= 5; r++ {
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(fmt.Sprintf("127.0.0.%d", r))}}
+		conn, err := d.Dial("tcp", endpoint)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		var b bytes.Buffer
+		for i := 0; i < 1000; i++ {
+			n := (r-1)*1000 + i
+			b.Write(bmpMessages(t, fmt.Sprintf("10.%d.%d.%d", 200+n>>16, n>>8&255, n&255), uint32(64512+i), fmt.Sprintf("172.%d.%d.0", 16+n>>8, n&255)))
+		}
+		if _, err := conn.Write(b.Bytes()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	metrics := "http://127.0.0.1:" + itoa(p.Prometheus) + "/metrics"
+	up := regexp.MustCompile(`(?m)^bgp_peer_state_ratio\{[^}]*bgp_source="bmp"[^}]*\} 1$`)
+	var last int
+	eventually(t, 60*time.Second, "5,000 bgp_peer_state_ratio series of BMP peers", func() bool {
+		last = len(up.FindAllStringIndex(httpGet(metrics), -1))
+		return last == 5000
+	}, func() string { return fmt.Sprintf("%d series; %s", last, c.out) })
+}
