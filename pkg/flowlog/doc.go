@@ -69,6 +69,9 @@
 //   - A well-formed record with an unsupported or missing version, an
 //     unknown shape, or a known key holding the wrong type is skipped with a
 //     *RecordError and counted in Stats.SkippedRecords by SkipReason.
+//   - With Parser.MaxTuples or Parser.MaxRecordBytes set, a record over the
+//     bound is skipped (SkipTooManyTuples, SkipTooLarge); the tuples beyond
+//     MaxTuples are validated as JSON but neither decoded nor kept.
 //   - Input that is not valid JSON ends the chunk with a *SyntaxError giving
 //     the byte offset, after all records before it were delivered. With
 //     Parser.Resync, the parser instead resumes at the next plausible

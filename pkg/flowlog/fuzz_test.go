@@ -130,6 +130,29 @@ func checkInvariants(t *testing.T, data []byte) (recs []Record, err error) {
 	}
 	pr.Stats = Stats{}
 	_ = pr.ParseDocument(data, cr.fn) // must terminate without panicking
+
+	// With bounds: the records delivered are those of the unbounded parse that fit, none
+	// holds more than MaxTuples tuples, and every other one is counted as skipped.
+	pb, cb := newCollector(false)
+	pb.MaxTuples, pb.MaxRecordBytes = 2, 400
+	berr := pb.ParseChunk(data, cb.fn)
+	if (berr == nil) != (err == nil) {
+		t.Fatalf("bounds changed acceptance: %v vs %v", berr, err)
+	}
+	fit := 0
+	for _, r := range c.recs {
+		if len(r.Tuples)+r.BadTuples <= 2 && r.End-r.Start <= 400 {
+			fit++
+		}
+	}
+	for _, r := range cb.recs {
+		if len(r.Tuples) > 2 || r.End-r.Start > 400 {
+			t.Fatalf("bounded parse delivered a record of %d tuples, %d bytes", len(r.Tuples), r.End-r.Start)
+		}
+	}
+	if len(cb.recs) != fit || pb.Stats.SkippedRecords[SkipTooManyTuples]+pb.Stats.SkippedRecords[SkipTooLarge] != uint64(len(c.recs)-fit) {
+		t.Fatalf("bounded parse: %d records, %v skipped; want %d of %d", len(cb.recs), pb.Stats.SkippedRecords, fit, len(c.recs))
+	}
 	return c.recs, err
 }
 

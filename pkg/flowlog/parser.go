@@ -28,6 +28,16 @@ type Parser struct {
 	// only allocated when OnError is set.
 	OnError func(error)
 
+	// MaxTuples, when positive, bounds the tuple strings of one record. A
+	// record with more is skipped (SkipTooManyTuples) and its tuples beyond
+	// the bound are validated as JSON but neither decoded nor kept, so one
+	// huge record cannot take memory in proportion to its size.
+	MaxTuples int
+
+	// MaxRecordBytes, when positive, bounds the bytes of one record: a
+	// longer record is skipped (SkipTooLarge).
+	MaxRecordBytes int
+
 	// Stats accumulates over all calls. It may be read and reset between
 	// calls.
 	Stats Stats
@@ -39,6 +49,7 @@ type Parser struct {
 	kbuf      []byte       // unescape scratch for keys
 	terrs     []TupleError // pending tuple errors of the current record
 	nextIndex int          // Tuple.Index of the next tuple string
+	overflow  bool         // the record has more than MaxTuples tuple strings
 }
 
 // NewParser returns a new Parser; it is equivalent to new(Parser).
@@ -496,6 +507,9 @@ func (p *Parser) truncate(m mark) {
 	p.rec.BadTuples = m.bad
 	p.nextIndex = m.idx
 	p.terrs = p.terrs[:m.errs]
+	if p.MaxTuples <= 0 || m.idx < p.MaxTuples {
+		p.overflow = false
+	}
 }
 
 // parseRecord parses the record object at s.pos and delivers or skips it.

@@ -3,6 +3,7 @@ package flowlog
 import (
 	"bytes"
 	"fmt"
+	"strconv"
 	"time"
 )
 
@@ -305,7 +306,13 @@ func (p *Parser) parseTuples(kind Kind, ver, fi, gi int) (string, error) {
 	for {
 		idx := p.nextIndex
 		p.nextIndex++
-		if s.peek() == '"' {
+		if p.MaxTuples > 0 && idx >= p.MaxTuples {
+			// Over the bound: the record will be skipped; only validate.
+			p.overflow = true
+			if err := s.skipValue(); err != nil {
+				return "", err
+			}
+		} else if s.peek() == '"' {
 			ts := p.rec.Tuples
 			n := len(ts)
 			if n < cap(ts) {
@@ -454,6 +461,14 @@ func (p *Parser) finishRecord(fn func(*Record) error, badKeys uint32, vnetVer ve
 			} else {
 				r.Version = c.ver.v
 			}
+		}
+	}
+	if !skip {
+		switch {
+		case p.overflow:
+			skip, reason, detail = true, SkipTooManyTuples, "more than "+strconv.Itoa(p.MaxTuples)+" tuples"
+		case p.MaxRecordBytes > 0 && r.End-r.Start > p.MaxRecordBytes:
+			skip, reason, detail = true, SkipTooLarge, strconv.Itoa(r.End-r.Start)+" bytes, more than "+strconv.Itoa(p.MaxRecordBytes)
 		}
 	}
 	if skip {

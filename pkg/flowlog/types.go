@@ -244,6 +244,11 @@ const (
 	// SkipMalformed: the record is not valid JSON; only counted when
 	// resynchronisation is enabled (Parser.Resync).
 	SkipMalformed
+	// SkipTooManyTuples: the record holds more tuple strings than
+	// Parser.MaxTuples; its tuples beyond the bound were never kept.
+	SkipTooManyTuples
+	// SkipTooLarge: the record spans more bytes than Parser.MaxRecordBytes.
+	SkipTooLarge
 	// NumSkipReasons is the number of skip reasons.
 	NumSkipReasons
 )
@@ -259,6 +264,10 @@ func (r SkipReason) String() string {
 		return "bad_field"
 	case SkipMalformed:
 		return "malformed"
+	case SkipTooManyTuples:
+		return "too_many_tuples"
+	case SkipTooLarge:
+		return "too_large"
 	}
 	return fmt.Sprintf("SkipReason(%d)", uint8(r))
 }

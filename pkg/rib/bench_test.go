@@ -135,6 +135,10 @@ func BenchmarkAnnounce(b *testing.B) {
 		edit func(*Config)
 	}{
 		{"analyses=off", allOff},
+		{"analyses=off,limits=on", func(c *Config) {
+			allOff(c)
+			c.MaxPaths, c.PeerPathLimit = 3_000_000, func(Peer) int { return 2_000_000 }
+		}},
 		{"analyses=on", func(*Config) {}},
 		{"analyses=on,overlap=off", func(c *Config) { c.Overlap.Enabled = false }},
 		{"analyses=on,overlap=scoped", scopeAzure},

@@ -197,6 +197,16 @@
 //
 // A RIB is safe for concurrent use. Changes hold an exclusive lock and
 // look-ups a shared one; OnEvent is called with the lock held, so it must
-// be quick and must not call the RIB. Peers are never forgotten: their
-// number is bounded by the configuration of the receiver.
+// be quick and must not call the RIB.
+//
+// # Bounds
+//
+// [Config.MaxPaths] bounds the paths in total, [Config.PeerPathLimit] those
+// of one peer, and [Config.MaxAttrBytes] the memory of the distinct AS paths
+// and community lists; Announce refuses a new path beyond them
+// ([ErrPathLimit], [ErrPeerPathLimit], [ErrAttrLimit]) and always takes one
+// that replaces a path of the peer within the bounds. [RIB.ForgetPeers]
+// forgets the peers that have been down, without a path, for a given time
+// (and at least the adjacency-flap window): their slots are reused, and they
+// leave [RIB.Peers].
 package rib

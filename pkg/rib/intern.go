@@ -17,6 +17,9 @@ type interner struct {
 	large map[string]*LargeCommunities
 	attrs map[attrKey]*Attrs
 	buf   []byte
+	// bytes approximates the memory of the interned AS paths and community lists: their key
+	// and their values take about as many bytes each.
+	bytes int
 }
 
 // attrKey identifies an attribute set; interned components are compared by
@@ -80,6 +83,7 @@ func (in *interner) path(segs []Segment) *ASPath {
 		refs:      1,
 	}
 	in.paths[key] = p
+	in.bytes += 2 * len(key)
 	return p
 }
 
@@ -89,6 +93,7 @@ func (in *interner) releasePath(p *ASPath) {
 		return
 	}
 	delete(in.paths, p.key)
+	in.bytes -= 2 * len(p.key)
 }
 
 func (in *interner) communities(vals []Community) *Communities {
@@ -105,6 +110,7 @@ func (in *interner) communities(vals []Community) *Communities {
 	}
 	c := &Communities{Values: slices.Clone(vals), key: string(in.buf), refs: 1}
 	in.comms[c.key] = c
+	in.bytes += 2 * len(c.key)
 	return c
 }
 
@@ -115,6 +121,7 @@ func (in *interner) releaseCommunities(c *Communities) {
 	c.refs--
 	if c.refs == 0 {
 		delete(in.comms, c.key)
+		in.bytes -= 2 * len(c.key)
 	}
 }
 
@@ -134,6 +141,7 @@ func (in *interner) largeCommunities(vals []LargeCommunity) *LargeCommunities {
 	}
 	c := &LargeCommunities{Values: slices.Clone(vals), key: string(in.buf), refs: 1}
 	in.large[c.key] = c
+	in.bytes += 2 * len(c.key)
 	return c
 }
 
@@ -144,6 +152,7 @@ func (in *interner) releaseLarge(c *LargeCommunities) {
 	c.refs--
 	if c.refs == 0 {
 		delete(in.large, c.key)
+		in.bytes -= 2 * len(c.key)
 	}
 }
 

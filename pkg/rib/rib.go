@@ -30,6 +30,19 @@ type Config struct {
 	MOAS          MOASConfig
 	OriginChange  OriginChangeConfig
 	PrefixCount   PrefixCountConfig
+	// MaxPaths bounds the paths of all peers together; PeerPathLimit, when
+	// set, returns the bound of one peer's paths (0: none), asked once when
+	// the peer is first seen. A new path
+	// beyond a bound is refused (ErrPathLimit, ErrPeerPathLimit); a path
+	// that replaces one is always taken. 0 and nil: no bound.
+	MaxPaths      int
+	PeerPathLimit func(Peer) int
+	// MaxAttrBytes bounds the memory of the distinct AS paths and community
+	// lists (about 8 bytes per ASN or community): a route bringing a new
+	// attribute set beyond it is refused (ErrAttrLimit). Routes count the
+	// paths, this counts their size: a route of a 1,000-ASN path unlike any
+	// other costs 8 KB. 0: no bound.
+	MaxAttrBytes int
 	// OnEvent receives every event, synchronously, with the RIB locked: it
 	// must be quick (hand the event to a channel or a batch) and must not
 	// call the RIB.
@@ -65,6 +78,7 @@ type RIB struct {
 
 	peers   []*peerState
 	peerIdx map[Peer]uint32
+	free    []uint32 // slots of forgotten peers (nil in peers), reused first
 
 	paths   int
 	byClass [NumFamilies][NumClasses]int
@@ -123,6 +137,7 @@ type peerState struct {
 	since  int64
 	downs  uint64
 	routes int
+	limit  int // Config.PeerPathLimit of the peer, 0: none
 	counts [NumFamilies][NumClasses]int
 
 	// prefix count analysis
@@ -216,9 +231,8 @@ func (r *RIB) peer(p Peer, t int64, create bool) *peerState {
 	if !create {
 		return nil
 	}
-	ps := &peerState{peer: p, idx: uint32(len(r.peers)), since: t, pcBaseAt: t}
-	r.peerIdx[p] = ps.idx
-	r.peers = append(r.peers, ps)
+	ps := &peerState{peer: p, since: t, pcBaseAt: t}
+	r.addPeer(ps)
 	return ps
 }
 
@@ -323,12 +337,18 @@ func (r *RIB) Announce(now time.Time, peer Peer, p Path) error {
 	defer r.mu.Unlock()
 
 	ps := r.peer(peer, t, true)
+	if err := r.checkLimits(ps, pfx, p.ID); err != nil {
+		return err
+	}
 	if !ps.up {
 		ps.up, ps.since = true, t
 	}
 	path := r.in.path(p.ASPath)
 	class := r.cls.classify(pfx, peer.ASN, path)
 	attrs := r.in.intern(&p, path, class)
+	if err := r.checkAttrBytes(attrs); err != nil {
+		return err
+	}
 	fam := FamilyOf(pfx)
 
 	e, ok := r.table.Get(pfx)
@@ -518,6 +538,9 @@ func (r *RIB) Tick(now time.Time) {
 		r.flapTick(t)
 	}
 	for _, ps := range r.peers {
+		if ps == nil {
+			continue // forgotten
+		}
 		if r.cfg.AdjacencyFlap.Enabled {
 			r.adjacencyCheck(t, ps)
 		}
@@ -697,14 +720,16 @@ func (r *RIB) peerStats(ps *peerState) PeerStats {
 	return PeerStats{Peer: ps.peer, Up: ps.up, Since: timeOf(ps.since), Downs: ps.downs, Routes: ps.routes, Counts: ps.counts}
 }
 
-// Peers returns the counts of every peer ever seen, in order of first
-// appearance.
+// Peers returns the counts of every peer known (seen and not forgotten,
+// see ForgetPeers).
 func (r *RIB) Peers() []PeerStats {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	out := make([]PeerStats, len(r.peers))
-	for i, ps := range r.peers {
-		out[i] = r.peerStats(ps)
+	out := make([]PeerStats, 0, len(r.peerIdx))
+	for _, ps := range r.peers {
+		if ps != nil {
+			out = append(out, r.peerStats(ps))
+		}
 	}
 	return out
 }

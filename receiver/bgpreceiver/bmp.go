@@ -1,23 +1,17 @@
 package bgpreceiver
 
 import (
-	"bufio"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"math"
-	"net"
 	"net/netip"
-	"sync"
 	"time"
 
 	"github.com/osrg/gobgp/v3/pkg/packet/bgp"
 	"github.com/osrg/gobgp/v3/pkg/packet/bmp"
-	"go.uber.org/zap"
 
-	"github.com/erviz/otelcol-erviz/internal/cidrset"
-	"github.com/erviz/otelcol-erviz/internal/schema"
 	"github.com/erviz/otelcol-erviz/pkg/rib"
 	"github.com/erviz/otelcol-erviz/receiver/bgpreceiver/internal/bgpconv"
 )
@@ -32,7 +26,11 @@ const bmpMaxMessage = 1 << 20
 var errBMPFraming = errors.New("bmp: bad common header")
 
 // readBMP reads one BMP message (common header included) into buf, which it may grow.
-func readBMP(r io.Reader, buf []byte) ([]byte, error) {
+func readBMP(r io.Reader, buf []byte) ([]byte, error) { return readBMPChecked(r, buf, nil) }
+
+// readBMPChecked is readBMP with check called on each message length before the message is
+// buffered (the listener's maximum message size).
+func readBMPChecked(r io.Reader, buf []byte, check func(int) error) ([]byte, error) {
 	if cap(buf) < bmp.BMP_HEADER_SIZE {
 		buf = make([]byte, 0, 4096)
 	}
@@ -44,19 +42,29 @@ func readBMP(r io.Reader, buf []byte) ([]byte, error) {
 	if buf[0] != bmp.BMP_VERSION || length < bmp.BMP_HEADER_SIZE || length > bmpMaxMessage {
 		return buf, fmt.Errorf("%w: version %d, length %d", errBMPFraming, buf[0], length)
 	}
-	if cap(buf) < int(length) {
-		nb := make([]byte, length)
-		copy(nb, buf)
-		buf = nb
-	}
-	buf = buf[:length]
-	if _, err := io.ReadFull(r, buf[bmp.BMP_HEADER_SIZE:]); err != nil {
-		if errors.Is(err, io.EOF) {
-			err = io.ErrUnexpectedEOF
+	if check != nil {
+		if err := check(int(length)); err != nil {
+			return buf, err
 		}
-		return buf, err
 	}
-	return buf, nil
+	// The buffer grows with the bytes that arrive, not with the length announced: a sender
+	// that announces 1 MiB and stalls holds what it sent, not 1 MiB.
+	for have := bmp.BMP_HEADER_SIZE; have < int(length); {
+		if cap(buf) == have {
+			nb := make([]byte, have, min(int(length), max(2*have, 64<<10)))
+			copy(nb, buf)
+			buf = nb
+		}
+		next := min(int(length), cap(buf))
+		if _, err := io.ReadFull(r, buf[have:next]); err != nil {
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return buf[:have], err
+		}
+		buf, have = buf[:next], next
+	}
+	return buf[:length], nil
 }
 
 // bmpResult is what one BMP message means to the receiver.
@@ -221,121 +229,4 @@ func afiSafiName(afi uint16, safi uint8) string {
 		return "ipv6_unicast"
 	}
 	return fmt.Sprintf("afi_%d_safi_%d", afi, safi)
-}
-
-// bmpStation accepts BMP sessions from routers.
-type bmpStation struct {
-	r       *bgpReceiver
-	ln      net.Listener
-	allowed *cidrset.Set
-	wg      sync.WaitGroup
-	mu      sync.Mutex
-	conns   map[net.Conn]struct{}
-	closed  bool
-}
-
-func startBMP(r *bgpReceiver, cfg BMPConfig) (*bmpStation, error) {
-	allowed, err := cidrset.NewSet(cfg.Allowed)
-	if err != nil {
-		return nil, err
-	}
-	ln, err := net.Listen("tcp", cfg.Endpoint)
-	if err != nil {
-		return nil, fmt.Errorf("bmp: %w", err)
-	}
-	s := &bmpStation{r: r, ln: ln, allowed: allowed, conns: map[net.Conn]struct{}{}}
-	s.wg.Add(1)
-	go s.accept()
-	return s, nil
-}
-
-func (s *bmpStation) accept() {
-	defer s.wg.Done()
-	for {
-		c, err := s.ln.Accept()
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			s.r.logger.Warn("bmp: accept", zap.Error(err))
-			time.Sleep(100 * time.Millisecond)
-			continue
-		}
-		ap, _ := netip.ParseAddrPort(c.RemoteAddr().String())
-		router := ap.Addr().Unmap()
-		if s.allowed.Len() > 0 && !s.allowed.Contains(router) {
-			s.r.logger.Warn("bmp: session from a router not in bmp.allowed refused", zap.Stringer("router", router))
-			_ = c.Close()
-			continue
-		}
-		s.mu.Lock()
-		if s.closed {
-			s.mu.Unlock()
-			_ = c.Close()
-			return
-		}
-		s.conns[c] = struct{}{}
-		s.wg.Add(1)
-		s.mu.Unlock()
-		go s.serve(c, router)
-	}
-}
-
-func (s *bmpStation) serve(c net.Conn, router netip.Addr) {
-	defer s.wg.Done()
-	defer func() {
-		_ = c.Close()
-		s.mu.Lock()
-		delete(s.conns, c)
-		s.mu.Unlock()
-	}()
-	s.r.logger.Info("bmp: session up", zap.Stringer("router", router))
-	up := map[rib.Peer]bool{}
-	br := bufio.NewReaderSize(c, 64<<10)
-	var buf []byte
-	for {
-		msg, err := readBMP(br, buf)
-		buf = msg
-		if err != nil {
-			if errors.Is(err, errBMPFraming) || errors.Is(err, io.ErrUnexpectedEOF) {
-				s.r.countMalformed(schema.BGPSourceBMP)
-				s.r.logger.Warn("bmp: session closed on a malformed message", zap.Stringer("router", router), zap.Error(err))
-			}
-			break
-		}
-		res, err := decodeBMP(router, msg)
-		if err != nil {
-			s.r.countMalformed(schema.BGPSourceBMP)
-			s.r.logger.Debug("bmp: malformed message skipped", zap.Stringer("router", router), zap.Error(err))
-			continue
-		}
-		for _, it := range res.items {
-			switch it.kind {
-			case itemPeerUp:
-				up[it.peer] = true
-			case itemPeerDown:
-				delete(up, it.peer)
-			}
-			s.r.enqueue(it)
-		}
-		if res.terminate {
-			break
-		}
-	}
-	// Without the session the station knows nothing about the router's peers any more.
-	for p := range up {
-		s.r.enqueue(item{kind: itemPeerDown, t: time.Now(), peer: p, state: "down", reason: "bmp-session-closed"})
-	}
-	s.r.logger.Info("bmp: session down", zap.Stringer("router", router))
-}
-
-func (s *bmpStation) stop() {
-	s.mu.Lock()
-	s.closed = true
-	_ = s.ln.Close()
-	for c := range s.conns {
-		_ = c.Close()
-	}
-	s.mu.Unlock()
-	s.wg.Wait()
 }

@@ -47,6 +47,15 @@ type Config struct {
 	// QueueSize bounds the events waiting for the RIB; beyond it the sources wait (nothing
 	// is dropped).
 	QueueSize int `mapstructure:"queue_size"`
+	// MaxRoutes bounds the routes of all peers in the RIB; a new route beyond it is refused
+	// and counted. PeerRetention: a peer down for this long, with no route left, is forgotten
+	// (its state and metric series freed).
+	MaxRoutes     int           `mapstructure:"max_routes"`
+	PeerRetention time.Duration `mapstructure:"peer_retention"`
+	// MaxAttributeBytes bounds the memory of the distinct AS paths and community lists.
+	MaxAttributeBytes int `mapstructure:"max_attribute_bytes"`
+	// ListenMaxConnections bounds the connections open at once on the speaker's listener.
+	ListenMaxConnections int `mapstructure:"listen_max_connections"`
 
 	metadata.MetricsBuilderConfig `mapstructure:",squash"`
 }
@@ -95,6 +104,15 @@ type BMPConfig struct {
 	Endpoint string `mapstructure:"endpoint"`
 	// Allowed lists the routers (addresses or CIDRs) that may connect; empty allows any.
 	Allowed []string `mapstructure:"allowed"`
+	// Bounds of the station: connections, idle time, message size, peers and routes (see
+	// limits.go for the defaults).
+	MaxConnections          int           `mapstructure:"max_connections"`
+	MaxConnectionsPerSource int           `mapstructure:"max_connections_per_source"`
+	IdleTimeout             time.Duration `mapstructure:"idle_timeout"`
+	MaxMessageSize          int           `mapstructure:"max_message_size"`
+	MaxPeersPerRouter       int           `mapstructure:"max_peers_per_router"`
+	MaxPeers                int           `mapstructure:"max_peers"`
+	MaxPrefixes             int           `mapstructure:"max_prefixes"`
 }
 
 // MRTConfig configures the MRT reader.
@@ -208,6 +226,7 @@ func createDefaultConfig() *Config {
 		ListenPort:   -1,
 		DefaultClass: rib.ClassOther.String(),
 		MRT:          MRTConfig{PollInterval: time.Second},
+		BMP:          defaultBMPConfig(),
 		Analyses: AnalysesConfig{
 			CollapseASNs: []uint32{65515},
 			Overlap:      OverlapConfig{Enabled: d.Overlap.Enabled, Classes: defaultOverlapClasses(), DefaultRoutes: d.Overlap.DefaultRoutes},
@@ -222,6 +241,10 @@ func createDefaultConfig() *Config {
 		},
 		MetricsInterval:      time.Minute,
 		QueueSize:            100000,
+		MaxRoutes:            defaultMaxRoutes,
+		MaxAttributeBytes:    defaultMaxAttributeBytes,
+		PeerRetention:        defaultPeerRetention,
+		ListenMaxConnections: defaultListenMaxConnections,
 		MetricsBuilderConfig: metadata.NewDefaultMetricsBuilderConfig(),
 	}
 }
@@ -289,6 +312,7 @@ func (c *Config) Validate() error {
 	if _, err := cidrset.NewSet(c.BMP.Allowed); err != nil {
 		errs = append(errs, fmt.Errorf("bmp.allowed: %w", err))
 	}
+	errs = append(errs, c.validateLimits()...)
 	for _, g := range c.MRT.Include {
 		if _, err := filepath.Match(g, ""); err != nil {
 			errs = append(errs, fmt.Errorf("mrt.include: bad glob %q: %w", g, err))
@@ -313,6 +337,7 @@ func (c *Config) Validate() error {
 func (c *Config) ribConfig() (rib.Config, error) {
 	var errs []error
 	rc := rib.DefaultConfig()
+	c.ribLimits(&rc)
 	rc.CollapseASNs = append([]uint32{}, c.Analyses.CollapseASNs...)
 	def, err := rib.ParseClass(c.DefaultClass)
 	if err != nil {

@@ -137,6 +137,8 @@ type bgpReceiver struct {
 	// restarts: the graceful restarts in progress, per peer (RIB goroutine).
 	restarts  map[rib.Peer]*restart
 	staleTime time.Duration
+
+	lim *limits
 }
 
 func newReceiver(set receiver.Settings, cfg *Config) (*bgpReceiver, error) {
@@ -145,6 +147,7 @@ func newReceiver(set receiver.Settings, cfg *Config) (*bgpReceiver, error) {
 		peers:     map[netip.Addr]speaker.PeerConfig{},
 		msgCounts: map[msgKey]int64{},
 		restarts:  map[rib.Peer]*restart{}, staleTime: staleTime,
+		lim: newLimits(cfg.MetricsInterval),
 	}
 	rc, err := cfg.ribConfig()
 	if err != nil {
@@ -183,7 +186,9 @@ func (r *bgpReceiver) Start(ctx context.Context, host component.Host) error {
 	r.wg.Add(1)
 	go r.runRIB()
 	if r.cfg.speakerEnabled() {
-		r.sp, err = speaker.Start(r.cfg.speakerConfig(), r.logger, r.onSpeaker)
+		sc := r.cfg.speakerConfig()
+		sc.Listen = r.speakerListen()
+		r.sp, err = speaker.Start(sc, r.logger, r.onSpeaker)
 		if err != nil {
 			r.stop()
 			return err
@@ -305,6 +310,7 @@ func (r *bgpReceiver) runRIB() {
 			r.flush()
 		case now := <-tick.C:
 			r.rib.Tick(now)
+			r.forgetIdle(now)
 			r.drainRIBEvents()
 			r.flush()
 		case <-r.done:
@@ -491,7 +497,7 @@ func (r *bgpReceiver) announce(it item, p *rib.Path, refresh bool) {
 		before = r.pathAttrs(it.peer, p)
 	}
 	if err := r.rib.Announce(it.t, it.peer, *p); err != nil {
-		r.logger.Debug("route not announced to the RIB", zap.Stringer("prefix", p.Prefix), zap.Error(err))
+		r.routeRefused(it, p, err)
 		return
 	}
 	if before != nil && r.pathAttrs(it.peer, p) == before {
@@ -798,61 +804,8 @@ func (r *bgpReceiver) emitMetrics() {
 	}
 	now := pcommon.NewTimestampFromTime(time.Now())
 	mb := r.mb
-	direct := map[netip.Addr]bool{}
-	if r.sp != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		infos, err := r.sp.Peers(ctx)
-		cancel()
-		if err != nil {
-			r.logger.Debug("cannot list BGP peers", zap.Error(err))
-		}
-		for _, pi := range infos {
-			p := r.speakerPeer(pi.Address, pi.ASN)
-			direct[pi.Address] = true
-			up := int64(0)
-			if pi.Established {
-				up = 1
-			}
-			src, router, addr, asn, name := peerAttrs(p)
-			mb.RecordBgpPeerStateDataPoint(now, up, src, router, addr, asn, name)
-			for _, m := range []struct {
-				typ  string
-				recv uint64
-				sent uint64
-			}{
-				{"open", pi.Received.Open, pi.Sent.Open},
-				{"update", pi.Received.Update, pi.Sent.Update},
-				{"notification", pi.Received.Notification, pi.Sent.Notification},
-				{"keepalive", pi.Received.Keepalive, pi.Sent.Keepalive},
-				{"refresh", pi.Received.Refresh, pi.Sent.Refresh},
-			} {
-				mb.RecordBgpPeerMessagesDataPoint(now, int64(m.recv), src, router, addr, asn, name, m.typ, "received")
-				mb.RecordBgpPeerMessagesDataPoint(now, int64(m.sent), src, router, addr, asn, name, m.typ, "sent")
-			}
-		}
-	}
-	for _, ps := range r.rib.Peers() {
-		src, router, addr, asn, name := peerAttrs(ps.Peer)
-		if ps.Peer.Kind != rib.SourceBGP || !direct[ps.Peer.Addr] {
-			up := int64(0)
-			if ps.Up {
-				up = 1
-			}
-			mb.RecordBgpPeerStateDataPoint(now, up, src, router, addr, asn, name)
-		}
-		mb.RecordBgpPeerFlapsDataPoint(now, int64(ps.Downs), src, router, addr, asn, name)
-		for f := range rib.NumFamilies {
-			for _, c := range classes {
-				mb.RecordBgpPeerPrefixesDataPoint(now, int64(ps.Counts[f][c]), src, router, addr, asn, name, familyName(rib.Family(f)), c.String())
-			}
-		}
-	}
-	r.msgMu.Lock()
-	for k, v := range r.msgCounts {
-		src, router, addr, asn, name := peerAttrs(k.peer)
-		mb.RecordBgpPeerMessagesDataPoint(now, v, src, router, addr, asn, name, k.typ, k.dir)
-	}
-	r.msgMu.Unlock()
+	ps := r.newPeerSeries(r.lim.start, now)
+	r.recordPeers(ps)
 	st := r.rib.Stats()
 	mb.RecordBgpRibPrefixesDataPoint(now, int64(st.Prefixes4), speaker.FamilyIPv4Unicast)
 	mb.RecordBgpRibPrefixesDataPoint(now, int64(st.Prefixes6), speaker.FamilyIPv6Unicast)
@@ -870,7 +823,10 @@ func (r *bgpReceiver) emitMetrics() {
 	mb.RecordBgpPrefixCountActiveDataPoint(now, int64(a.PrefixCount))
 	rb := mb.NewResourceBuilder()
 	rb.SetBgpReceiver(r.set.ID.String())
-	if err := r.metricsNext.ConsumeMetrics(context.Background(), mb.Emit(metadata.WithResource(rb.Emit()))); err != nil {
+	res := rb.Emit()
+	md := mb.Emit(metadata.WithResource(res))
+	ps.appendTo(md, res)
+	if err := r.metricsNext.ConsumeMetrics(context.Background(), md); err != nil {
 		r.logger.Warn("BGP metrics refused by the next consumer", zap.Error(err))
 	}
 }

@@ -21,6 +21,9 @@ type checkpoint struct {
 	ETag string `json:"e,omitempty"`
 	// AtEnd is true when everything of ETag before the tail was read.
 	AtEnd bool `json:"a,omitempty"`
+	// Skip is true when Offset is inside a record larger than max_record_size: reading goes
+	// on by searching for the next record start, not by parsing.
+	Skip bool `json:"s,omitempty"`
 }
 
 const checkpointVersion = 1

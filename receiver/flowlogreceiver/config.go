@@ -42,6 +42,12 @@ type Config struct {
 	// MaxReadSize bounds the bytes read from one blob at a time (at least one whole block),
 	// and with it the size of one batch of log records.
 	MaxReadSize int64 `mapstructure:"max_read_size"`
+	// MaxRecordSize bounds the bytes of one record (and of one block of a blob): a larger one
+	// is skipped once, counted and logged, its checkpoint moved past it.
+	MaxRecordSize int64 `mapstructure:"max_record_size"`
+	// MaxRecordTuples bounds the flow tuples of one record: a record with more is skipped
+	// without its tuples being kept.
+	MaxRecordTuples int `mapstructure:"max_record_tuples"`
 	// Coordination shares the blobs of one account among several replicas (azure_blob only).
 	Coordination CoordinationConfig `mapstructure:"coordination"`
 
@@ -96,6 +102,9 @@ func createDefaultConfig() component.Config {
 		PollInterval: 60 * time.Second,
 		StartAt:      StartAtBeginning,
 		MaxReadSize:  4 << 20,
+		// Network Watcher writes a record per NIC and minute: thousands of tuples, a few MB.
+		MaxRecordSize:   defaultMaxRecordSize,
+		MaxRecordTuples: defaultMaxRecordTuples,
 		Coordination: CoordinationConfig{
 			Container:     DefaultCoordinationContainer,
 			LeaseDuration: 30 * time.Second,
@@ -124,6 +133,7 @@ func (c *Config) Validate() error {
 	if c.MaxReadSize < 64<<10 {
 		errs = append(errs, fmt.Errorf("max_read_size %d is below 65536", c.MaxReadSize))
 	}
+	errs = append(errs, c.validateBounds()...)
 	if c.AzureBlob.configured() {
 		a := &c.AzureBlob
 		if a.ConnectionString != "" && (a.AccountURL != "" || a.SASToken != "") {

@@ -35,6 +35,8 @@ var skipKinds = [flowlog.NumSkipReasons]string{
 	flowlog.SkipUnknownShape:   errKindUnknownShape,
 	flowlog.SkipBadField:       errKindBadField,
 	flowlog.SkipMalformed:      errKindMalformed,
+	flowlog.SkipTooManyTuples:  errKindTooManyTuples,
+	flowlog.SkipTooLarge:       errKindTooLarge,
 }
 
 const scopeName = "github.com/erviz/otelcol-erviz/receiver/flowlogreceiver"

@@ -19,6 +19,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/receiver"
 	"go.opentelemetry.io/collector/receiver/receivertest"
+	"go.uber.org/zap"
 
 	"github.com/erviz/otelcol-erviz/internal/schema"
 	"github.com/erviz/otelcol-erviz/receiver/flowlogreceiver/internal/metadata"
@@ -240,6 +241,9 @@ func nwDoc(records []string) []byte {
 // receiverSettings are nop settings with a stable ID, as a collector's across restarts.
 func receiverSettings() receiver.Settings {
 	set := receivertest.NewNopSettings(metadata.Type)
+	if os.Getenv("FLOWLOG_TEST_LOG") != "" {
+		set.Logger, _ = zap.NewDevelopment()
+	}
 	set.ID = component.NewID(metadata.Type)
 	return set
 }

@@ -23,8 +23,6 @@ import (
 const (
 	retryInitial = 500 * time.Millisecond
 	retryMax     = 30 * time.Second
-	// maxRecordSize bounds how far a read of a local file grows to hold one record.
-	maxRecordSize = 256 << 20
 )
 
 // flowlogReceiver is one receiver instance, shared by its logs and metrics pipelines.
@@ -77,7 +75,12 @@ func newReceiver(set receiver.Settings, cfg *Config) (*flowlogReceiver, error) {
 			}
 			return &dirSource{root: cfg.Directory, settle: settle, now: r.now}, nil
 		}
-		return newBlobSource(&cfg.AzureBlob, set.Logger, func(kind string) { r.stats.error("", kind) })
+		bs, err := newBlobSource(&cfg.AzureBlob, set.Logger, func(kind string) { r.stats.error("", kind) })
+		if err != nil {
+			return nil, err
+		}
+		bs.maxBlock = cfg.MaxRecordSize
+		return bs, nil
 	}
 	return r, nil
 }
@@ -92,6 +95,8 @@ func (r *flowlogReceiver) Start(ctx context.Context, host component.Host) error 
 	r.firstPoll = true
 	r.stats = newStats(r.now())
 	r.conv = newConverter(r.now)
+	r.conv.applyBounds(r.cfg)
+	r.warnDirectory()
 	if r.cfg.Storage != nil {
 		if r.nextLogs == nil {
 			r.logger.Warn("no logs pipeline uses this receiver: checkpoints are kept in memory only")
@@ -405,6 +410,13 @@ func (r *flowlogReceiver) process(ctx context.Context, obj object) bool {
 		if r.coord != nil && !r.coord.canRead(obj.Key) {
 			return true // the lease is lost or about to expire: not read any more
 		}
+		if cp.Skip {
+			var more bool
+			if cp, more = r.skipRecord(ctx, obj, cp, false); !more {
+				return ctx.Err() == nil
+			}
+			continue
+		}
 		ch, err := r.src.Read(ctx, obj, cp, limit)
 		if err != nil {
 			r.readFailed(ctx, obj, err)
@@ -412,6 +424,13 @@ func (r *flowlogReceiver) process(ctx context.Context, obj object) bool {
 		}
 		delete(r.retryAt, obj.Key)
 		delete(r.failures, obj.Key)
+		if ch.Oversized {
+			var more bool
+			if cp, more = r.skipBlock(ctx, obj, ch); !more {
+				return ctx.Err() == nil
+			}
+			continue
+		}
 		if ch.Reset != "" {
 			r.logger.Warn("blob changed under its checkpoint; reading it again from the start", zap.String("blob", obj.Key), zap.String("reason", ch.Reset))
 			cp = checkpoint{}
@@ -440,13 +459,15 @@ func (r *flowlogReceiver) process(ctx context.Context, obj object) bool {
 			return true
 		}
 		if res.Consumed == 0 {
-			// One record is larger than the read: read more at once.
-			if limit >= maxRecordSize {
-				r.logger.Error("a record is larger than 256 MiB; giving up on this blob", zap.String("blob", obj.Key))
-				r.stats.error(obj.Key, errKindRead)
-				return true
+			// One record is larger than the read: read more at once, up to max_record_size.
+			var grow bool
+			if limit, grow = r.growRead(limit); !grow {
+				var more bool
+				if next, more = r.skipRecord(ctx, obj, next, true); !more {
+					return ctx.Err() == nil
+				}
+				limit = r.cfg.MaxReadSize
 			}
-			limit *= 2
 		}
 		cp = next
 	}

@@ -40,6 +40,10 @@ type chunk struct {
 	// Reset: the checkpoint did not match the blob any more (rewritten, truncated) and the
 	// blob is read again from its start.
 	Reset string
+	// Oversized: the next block is larger than max_record_size; it was not downloaded.
+	// Offset is its start and EndBlockID, SkipEnd name its end.
+	Oversized bool
+	SkipEnd   int64
 }
 
 // errNotFound is returned by a source when the blob disappeared.

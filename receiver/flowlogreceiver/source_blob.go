@@ -36,6 +36,8 @@ type blobSource struct {
 	client    *azblob.Client
 	transport *http.Transport
 	logger    *zap.Logger
+	// maxBlock: a data block larger than this is not downloaded (max_record_size; 0: none).
+	maxBlock int64
 }
 
 // retryCounter counts the answers the SDK's retry policy retries (it runs once per try):
@@ -253,6 +255,11 @@ func (s *blobSource) Read(ctx context.Context, obj object, cp checkpoint, limit 
 		}
 		if last < 0 {
 			ch.AtEnd = true
+			return ch, nil
+		}
+		if s.maxBlock > 0 && l.ends[first]-start > s.maxBlock {
+			ch.Oversized, ch.SkipEnd, ch.EndBlockID = true, l.ends[first], l.ids[first]
+			ch.AtEnd = l.ends[first] == l.dataEnd
 			return ch, nil
 		}
 		end = l.ends[last]

@@ -26,6 +26,7 @@ type TelemetryBuilder struct {
 	meter                metric.Meter
 	mu                   sync.Mutex
 	registrations        []metric.Registration
+	ReceiverBgpLimited   metric.Int64Counter
 	ReceiverBgpMalformed metric.Int64Counter
 }
 
@@ -58,6 +59,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	}
 	builder.meter = Meter(settings)
 	var err, errs error
+	builder.ReceiverBgpLimited, err = builder.meter.Int64Counter(
+		"otelcol_receiver_bgp_limited",
+		metric.WithDescription("Input refused by a bound, by source and reason - BMP messages of peers beyond the peer bounds, routes beyond the route bounds (not taken into the RIB), connections refused or closed by a listener. [Development]"),
+		metric.WithUnit("{event}"),
+	)
+	errs = errors.Join(errs, err)
 	builder.ReceiverBgpMalformed, err = builder.meter.Int64Counter(
 		"otelcol_receiver_bgp_malformed",
 		metric.WithDescription("Malformed input, by source - BMP messages and MRT records counted and skipped, UPDATEs of the speaker's sessions treated as withdraw or with an attribute discarded (RFC 7606). [Development]"),

@@ -45,6 +45,8 @@ type Config struct {
 	ListenAddresses []string
 	ListenPort      int32
 	Peers           []PeerConfig
+	// Listen bounds the listener (see listen.go).
+	Listen ListenConfig
 }
 
 // PeerConfig is one neighbor.
@@ -141,6 +143,7 @@ type Speaker struct {
 	peers     map[netip.Addr]*peer
 	order     []*peer
 	listeners []net.Listener
+	lst       listenState
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -185,6 +188,7 @@ func (s *Speaker) Stop() {
 		_ = l.Close()
 	}
 	s.wg.Wait()
+	s.closeServers()
 }
 
 func (s *Speaker) listen() error {
@@ -213,8 +217,7 @@ func (s *Speaker) listen() error {
 		if err := s.setListenerKeys(l.(*net.TCPListener)); err != nil {
 			return err
 		}
-		s.wg.Add(1)
-		go s.accept(l)
+		s.serve(l)
 	}
 	return nil
 }
@@ -269,42 +272,6 @@ func setTTL(fd int, v4 bool, ttl int) error {
 		return os.NewSyscallError("setsockopt IP_TTL", unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_TTL, ttl))
 	}
 	return os.NewSyscallError("setsockopt IPV6_UNICAST_HOPS", unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_UNICAST_HOPS, ttl))
-}
-
-func (s *Speaker) accept(l net.Listener) {
-	defer s.wg.Done()
-	for {
-		c, err := l.Accept()
-		if err != nil {
-			if s.ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
-				return
-			}
-			s.logger.Debug("accept", zap.Error(err))
-			select {
-			case <-time.After(100 * time.Millisecond):
-			case <-s.ctx.Done():
-				return
-			}
-			continue
-		}
-		ra, _ := netip.AddrFromSlice(c.RemoteAddr().(*net.TCPAddr).IP)
-		p := s.peers[ra.Unmap()]
-		if p == nil {
-			s.logger.Debug("connection from an unconfigured address refused", zap.Stringer("remote", c.RemoteAddr()))
-			_ = c.Close()
-			continue
-		}
-		if ttl := p.ttl(); ttl > 0 {
-			if err := controlConn(c, func(fd int) error { return setTTL(fd, ra.Unmap().Is4() && ra.Is4(), ttl) }); err != nil {
-				s.logger.Debug("set TTL", zap.Stringer("peer", p.cfg.Address), zap.Error(err))
-			}
-		}
-		select {
-		case p.incoming <- c:
-		default:
-			_ = c.Close() // one is already waiting
-		}
-	}
 }
 
 func controlConn(c net.Conn, f func(fd int) error) error {
