@@ -12,6 +12,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 
 	"github.com/erviz/otelcol-erviz/internal/schema"
+	"github.com/erviz/otelcol-erviz/processor/samplingprocessor/internal/accounting"
 	"github.com/erviz/otelcol-erviz/processor/samplingprocessor/internal/classify"
 	"github.com/erviz/otelcol-erviz/processor/samplingprocessor/internal/metadata"
 )
@@ -21,6 +22,8 @@ type samplingProcessor struct {
 	rescale    bool
 	telemetry  *metadata.TelemetryBuilder
 	outcomes   [numOutcomes]metric.MeasurementOption
+	acct       accountingSetup
+	accountant *accounting.Accountant
 }
 
 type outcome int
@@ -45,6 +48,10 @@ func newProcessor(set processor.Settings, cfg *Config) (*samplingProcessor, erro
 		return nil, err
 	}
 	p := &samplingProcessor{classifier: classify.New(cc), rescale: cfg.Rescale.Enabled, telemetry: tb}
+	if p.acct, err = cfg.buildAccounting(); err != nil {
+		return nil, err
+	}
+	p.accountant = accounting.New(p.acct.policy)
 	for i, n := range outcomeNames {
 		p.outcomes[i] = metric.WithAttributeSet(attribute.NewSet(attribute.String("outcome", n)))
 	}
@@ -74,6 +81,7 @@ func (p *samplingProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog
 			}
 			return true
 		})
+		ro := p.resourceObservation(rl.Resource().Attributes(), resResourceID)
 		sls := rl.ScopeLogs()
 		for j := 0; j < sls.Len(); j++ {
 			lrs := sls.At(j).LogRecords()
@@ -95,6 +103,7 @@ func (p *samplingProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog
 					counts[outRescaled]++
 				}
 				rec.write(attrs, &res, doRescale)
+				p.observe(lrs.At(k), &rec, &res, &ro)
 			}
 		}
 	}
