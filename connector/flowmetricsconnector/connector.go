@@ -48,6 +48,8 @@ type flowMetrics struct {
 	// obs is the per-observation view (nil when observation_metrics is off).
 	obs     *aggregate.Table
 	obsDims []string
+	// starts keeps each series' points contiguous (used by flush only).
+	starts *contiguous
 
 	stop chan struct{}
 	done chan struct{}
@@ -64,6 +66,7 @@ func newConnector(set connector.Settings, cfg *Config, next consumer.Metrics) (*
 		dims:     make([]string, len(cfg.Dimensions)),
 		resDim:   make([]string, len(cfg.Dimensions)),
 		outcomes: map[string]metric.MeasurementOption{},
+		starts:   newContiguous(4 * (len(counterDefs) + 2) * cfg.MaxSeries),
 	}
 	if cfg.ObservationMetrics {
 		c.obs = aggregate.New(len(observationDims), cfg.MaxSeries)
@@ -213,7 +216,7 @@ func (c *flowMetrics) flush(ctx context.Context) {
 				continue
 			}
 			dp := sum.DataPoints().AppendEmpty()
-			dp.SetStartTimestamp(pcommon.NewTimestampFromTime(start))
+			dp.SetStartTimestamp(c.starts.start(def.attr, s, pcommon.NewTimestampFromTime(start), pcommon.NewTimestampFromTime(now)))
 			dp.SetTimestamp(pcommon.NewTimestampFromTime(now))
 			dp.SetIntValue(s.Values[ci])
 			if s.Overflow {
@@ -231,7 +234,7 @@ func (c *flowMetrics) flush(ctx context.Context) {
 			m.MoveTo(sm.Metrics().AppendEmpty())
 		}
 	}
-	points += appendObservationMetrics(sm, obsSeries, pcommon.NewTimestampFromTime(start), pcommon.NewTimestampFromTime(now))
+	points += appendObservationMetrics(sm, obsSeries, c.starts, pcommon.NewTimestampFromTime(start), pcommon.NewTimestampFromTime(now))
 	if err := c.next.ConsumeMetrics(ctx, md); err != nil {
 		c.telemetry.ConnectorFlowmetricsFlushFailures.Add(ctx, 1)
 		c.logger.Error("flowmetrics: the next consumer refused an interval's metrics; those deltas are lost",

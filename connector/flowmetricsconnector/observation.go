@@ -54,7 +54,7 @@ func (c *flowMetrics) addObservation(attrs pcommon.Map, v *aggregate.Values, has
 
 // appendObservationMetrics adds the per-observation view's delta sums to sm; returns the
 // number of data points.
-func appendObservationMetrics(sm pmetric.ScopeMetrics, series []*aggregate.Series, start, now pcommon.Timestamp) int {
+func appendObservationMetrics(sm pmetric.ScopeMetrics, series []*aggregate.Series, starts *contiguous, start, now pcommon.Timestamp) int {
 	points := 0
 	for _, def := range []struct {
 		name, unit, desc string
@@ -75,7 +75,7 @@ func appendObservationMetrics(sm pmetric.ScopeMetrics, series []*aggregate.Serie
 				continue
 			}
 			dp := sum.DataPoints().AppendEmpty()
-			dp.SetStartTimestamp(start)
+			dp.SetStartTimestamp(starts.start(def.name, s, start, now))
 			dp.SetTimestamp(now)
 			dp.SetIntValue(s.Values[def.ci])
 			if s.Overflow {

@@ -96,3 +96,42 @@ func TestRecordsWithoutCountedAreSummed(t *testing.T) {
 	_, ok := point(t, sink.AllMetrics(), "flow.observation.io.bytes", map[string]any{"flow.observation.point": "p", "flow.observation.kind": "edge"})
 	assert.False(t, ok, "observation_metrics: false emits no per-observation view")
 }
+
+// A series idle for an interval continues where its previous point ended, so that
+// delta-to-cumulative consumers (the prometheus exporter) keep adding instead of restarting.
+func TestIdleSeriesStayContiguous(t *testing.T) {
+	cfg := createDefaultConfig()
+	cfg.Interval = time.Hour // flushed by hand below
+	cfg.Dimensions = []string{schema.FlowDirection}
+	c, sink := newTestConnector(t, cfg, componenttest.NewTelemetry())
+	yes := true
+	batch := func() plog.Logs {
+		ld := plog.NewLogs()
+		observed(ld, "p", "edge", &yes, 100, 0)
+		return ld
+	}
+	ctx := context.Background()
+	require.NoError(t, c.ConsumeLogs(ctx, batch()))
+	c.flush(ctx)
+	c.flush(ctx) // idle: nothing emitted
+	require.NoError(t, c.ConsumeLogs(ctx, batch()))
+	c.flush(ctx)
+	require.NoError(t, c.Shutdown(ctx))
+	mds := sink.AllMetrics()
+	require.Len(t, mds, 2)
+	for _, name := range []string{"flow.to_azure.io.bytes", "flow.observation.io.bytes"} {
+		var ends, starts []int64
+		for _, md := range mds {
+			ms := md.ResourceMetrics().At(0).ScopeMetrics().At(0).Metrics()
+			for i := 0; i < ms.Len(); i++ {
+				if ms.At(i).Name() == name {
+					dp := ms.At(i).Sum().DataPoints().At(0)
+					starts = append(starts, int64(dp.StartTimestamp()))
+					ends = append(ends, int64(dp.Timestamp()))
+				}
+			}
+		}
+		require.Len(t, starts, 2, name)
+		assert.Equal(t, ends[0], starts[1], "%s: the second point starts where the first ended", name)
+	}
+}
