@@ -20,8 +20,14 @@ Secondary edge (exporter 127.0.0.12):
   S2' TCP 10.1.0.6:22 -> 192.168.1.11:53000     4 x 300 B                at 09:11
   S3  TCP 169.254.0.9:179 -> 169.254.0.10:40180 4 x 59 B  (BGP)          at 09:10
 Towards Azure 14,800 B, from Azure 45,200 B, spoke to spoke 6,400 B, control plane 1,536 B.
+
+`traffic.py R` repeats every conversation's packets R times (R x the counts above, same
+spacing) and, for R > 1, orders the two directions' packets at random (seeded) instead of
+alternating them and jitters every packet's time, so that an exporter sampling every Nth
+packet does not alias with a regular pattern: the sampled end-to-end test exports a larger capture sampled 1 in N.
 """
 import os
+import random
 import struct
 import sys
 
@@ -30,6 +36,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from gen_pcap import ipv4  # noqa: E402
 
 T0 = 1748854800  # 2025-06-02 09:00:00 UTC
+R = int(sys.argv[1]) if len(sys.argv) > 1 else 1
+RNG = random.Random(13)
 
 
 SYN, ACK, PSH = 0x02, 0x10, 0x08
@@ -46,6 +54,17 @@ def icmp(iplen):
 def conversation(t, a, ap, b, bp, n_ab, len_ab, n_ba, len_ba, syn=True):
     """Packets of a TCP conversation starting at t, alternating, 100 ms apart."""
     out = []
+    n_ab, n_ba = n_ab * R, n_ba * R
+    if R > 1:
+        rest = ["ab"] * (n_ab - 1) + ["ba"] * n_ba
+        RNG.shuffle(rest)
+        for i, d in enumerate(["ab"] + rest):
+            at = t + i * 0.1 + RNG.random() * 0.1  # jitter: conversations interleave at random
+            if d == "ab":
+                out.append((at, ipv4(a, b, 6, tcp(ap, bp, SYN if (syn and i == 0) else ACK | PSH, len_ab))))
+            else:
+                out.append((at, ipv4(b, a, 6, tcp(bp, ap, ACK, len_ba))))
+        return out
     for i in range(max(n_ab, n_ba)):
         if i < n_ab:
             out.append((t + i * 0.2, ipv4(a, b, 6, tcp(ap, bp, SYN if (syn and i == 0) else ACK | PSH, len_ab))))
@@ -68,11 +87,11 @@ primary = []
 primary += conversation(T0, "192.168.1.10", 50000, "10.1.0.4", 443, 20, 500, 20, 1500)
 primary += conversation(T0 + 300, "192.168.2.20", 51000, "10.2.0.5", 80, 10, 400, 10, 1400)
 primary += conversation(T0 + 2, "169.254.0.1", 179, "169.254.0.2", 40179, 6, 59, 6, 59, syn=False)
-primary += [(T0 + 60 + i, ipv4("169.254.0.1", "169.254.0.2", 1, icmp(84))) for i in range(5)]
+primary += [(T0 + 60 + i + (RNG.random() if R > 1 else 0), ipv4("169.254.0.1", "169.254.0.2", 1, icmp(84))) for i in range(5 * R)]
 secondary = []
 secondary += conversation(T0 + 600, "10.1.0.4", 52000, "10.2.0.5", 1433, 8, 600, 8, 200)
 secondary += conversation(T0 + 660, "192.168.1.11", 53000, "10.1.0.6", 22, 4, 200, 4, 300)
-secondary += [(T0 + 605 + i, ipv4("169.254.0.9", "169.254.0.10", 6, tcp(179, 40180, ACK | PSH, 59))) for i in range(4)]
+secondary += [(T0 + 605 + i + (RNG.random() if R > 1 else 0), ipv4("169.254.0.9", "169.254.0.10", 6, tcp(179, 40180, ACK | PSH, 59))) for i in range(4 * R)]
 write("primary.pcap", primary)
 write("secondary.pcap", secondary)
 
@@ -210,7 +229,9 @@ def truth(links):
             out["bytes_per_link"][link] = out["bytes_per_link"].get(link, 0) + iplen
         for c in conversations(pkts):
             out["conversations"].append({"client": c["src"], "server": c["dst"], "server_port": c["dport"],
-                                         "protocol": c["proto"], "bytes": c["bf"] + c["br"], "packets": c["pf"] + c["pr"]})
+                                         "protocol": c["proto"], "bytes": c["bf"] + c["br"], "packets": c["pf"] + c["pr"],
+                                         "forward_bytes": c["bf"], "forward_packets": c["pf"],
+                                         "reverse_bytes": c["br"], "reverse_packets": c["pr"]})
     with open("truth.json", "w") as f:
         json.dump(out, f, indent=1, sort_keys=True)
         f.write("\n")

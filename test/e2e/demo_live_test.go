@@ -224,11 +224,11 @@ func udpRelay(t *testing.T, from string, port int) string {
 // runSoftflowd exports a capture with softflowd 1.1.0 to dest and waits until it is done.
 // softflowd reading a file can block on its control socket before reading a packet: it is
 // poked with softflowctl until it exits.
-func runSoftflowd(t *testing.T, softflowd, softflowctl, pcap, dest, dir string) {
+func runSoftflowd(t *testing.T, softflowd, softflowctl, pcap, dest, dir string, extra ...string) {
 	t.Helper()
 	ctl := filepath.Join(dir, "sfd-"+strings.ReplaceAll(dest, ":", "-")+".ctl")
-	cmd := exec.Command(softflowd, "-d", "-r", pcap, "-n", dest, "-v", "10", "-a",
-		"-p", ctl+".pid", "-c", ctl)
+	cmd := exec.Command(softflowd, append([]string{"-d", "-r", pcap, "-n", dest, "-v", "10", "-a",
+		"-p", ctl + ".pid", "-c", ctl}, extra...)...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
