@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bufio"
 	"encoding/json"
 	"net/netip"
 	"os"
@@ -9,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"go.opentelemetry.io/collector/pdata/pmetric"
 
 	"github.com/erviz/otelcol-erviz/internal/report"
 )
@@ -39,6 +42,7 @@ func TestDemo(t *testing.T) {
 	r := readReport(t, erviz, filepath.Join(dir, "out", "logs.json"))
 
 	checkFlowReport(t, r, root, filepath.Join(root, "demo", "data", "flowlogs"))
+	checkCountedSums(t, readTruth(t, root), filepath.Join(dir, "out"))
 
 	// BGP: 3 OPENs, 41 keepalives (two Route Server instances for 14 minutes, the VPN NVA for
 	// 13), one NOTIFICATION; the routes left at the end; the conditions.
@@ -240,6 +244,108 @@ func checkFlowReport(t *testing.T, r report.Report, root, flowLogs string) {
 	}
 	if seen["gateway_subnet"] == 0 || seen["vnet"] == 0 || seen["nsg"] == 0 {
 		t.Errorf("observation kinds: %v", seen)
+	}
+}
+
+// checkCountedSums checks the generator's truth against the flow.counted=true records of the
+// file output, summed here without the report's code, and against the flowmetrics series.
+func checkCountedSums(t *testing.T, truth demoTruth, out string) {
+	t.Helper()
+	recs := readLogRecords(t, filepath.Join(out, "logs.json"), "")
+	got := map[string]int64{}
+	links := map[string]int64{}
+	for _, a := range recs {
+		if a["flow.type"] == nil {
+			continue
+		}
+		counted, ok := a["flow.counted"].(bool)
+		if !ok {
+			t.Fatalf("flow record without flow.counted: %v", a)
+		}
+		if !counted {
+			continue
+		}
+		i := func(k string) int64 { v, _ := a[k].(int64); return v }
+		switch d := a["flow.direction"].(string); d {
+		case "to_azure", "from_azure":
+			got["to_azure"] += i("flow.to_azure.io.bytes")
+			got["from_azure"] += i("flow.from_azure.io.bytes")
+		default:
+			got[d] += i("flow.io.bytes") + i("flow.reverse.io.bytes")
+		}
+		if l, _ := a["flow.link"].(string); l != "" {
+			links[l] += i("flow.io.bytes") + i("flow.reverse.io.bytes")
+		}
+	}
+	for k, v := range truth.Directions {
+		if got[k] != v {
+			t.Errorf("counted records: %s = %d bytes, the generator sent %d", k, got[k], v)
+		}
+	}
+	for k, v := range truth.Links {
+		if links[k] != v {
+			t.Errorf("counted records: link %s = %d bytes, the generator sent %d", k, links[k], v)
+		}
+	}
+
+	// The flowmetrics series (file exporter of the metrics pipeline): counted records only.
+	f, err := os.Open(filepath.Join(out, "metrics.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	series := map[string]int64{}
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 64<<20)
+	for sc.Scan() {
+		md, err := (&pmetric.JSONUnmarshaler{}).UnmarshalMetrics(sc.Bytes())
+		if err != nil {
+			t.Fatalf("metrics.json: %v", err)
+		}
+		rms := md.ResourceMetrics()
+		for i := 0; i < rms.Len(); i++ {
+			sms := rms.At(i).ScopeMetrics()
+			for j := 0; j < sms.Len(); j++ {
+				ms := sms.At(j).Metrics()
+				for k := 0; k < ms.Len(); k++ {
+					m := ms.At(k)
+					if m.Type() != pmetric.MetricTypeSum {
+						continue
+					}
+					dps := m.Sum().DataPoints()
+					for d := 0; d < dps.Len(); d++ {
+						attr := func(k string) string {
+							if v, ok := dps.At(d).Attributes().Get(k); ok {
+								return v.AsString()
+							}
+							return ""
+						}
+						series[m.Name()] += dps.At(d).IntValue()
+						series[m.Name()+" "+attr("flow.direction")] += dps.At(d).IntValue()
+						series[m.Name()+" link "+attr("flow.link")] += dps.At(d).IntValue()
+					}
+				}
+			}
+		}
+	}
+	for name, want := range map[string]int64{
+		"flow.to_azure.io.bytes":       truth.Directions["to_azure"],
+		"flow.from_azure.io.bytes":     truth.Directions["from_azure"],
+		"flow.io.bytes azure_internal": truth.Directions["azure_internal"], // IPFIX: one record per direction
+		"flow.io.bytes unknown":        truth.Directions["unknown"],
+		"flow.io.bytes link primary":   truth.Links["primary"],
+		"flow.io.bytes link secondary": truth.Links["secondary"],
+	} {
+		if series[name] != want {
+			t.Errorf("flowmetrics %s = %d, the generator sent %d", name, series[name], want)
+		}
+	}
+	var total int64
+	for _, v := range truth.Directions {
+		total += v
+	}
+	if series["flow.observation.io.bytes"] <= total {
+		t.Errorf("the per-observation view adds up to %d bytes, want more than the %d sent (each conversation is seen at several points)", series["flow.observation.io.bytes"], total)
 	}
 }
 
