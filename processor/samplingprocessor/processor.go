@@ -205,7 +205,7 @@ func (r *record) read(attrs pcommon.Map, exporter netip.Addr, resourceID string)
 }
 
 // maxAdded is the most attributes write adds to one record.
-const maxAdded = 15
+const maxAdded = 18 // 15 + flow.observation.point, flow.observation.kind, flow.counted (observe.go)
 
 // write stores the result. Existing attributes are updated through the handles taken in
 // read, before any attribute is added (adding may move the attribute storage).
