@@ -68,6 +68,7 @@ func (p *samplingProcessor) observe(lr plog.LogRecord, rec *record, res *classif
 		if kv, ok := attrs.Get(schema.FlowObservationKind); ok {
 			kind, _ = observation.ParseKind(kv.Str())
 		}
+		gateway = p.atEdgeResource(point)
 	} else {
 		switch rec.flow.Kind {
 		case classify.KindIPFIX, classify.KindNetFlowV9:
