@@ -61,22 +61,22 @@ func (k Kind) FlowLog() bool { return k >= KindGatewaySubnet && k < numKinds }
 // case, surrounding blanks and trailing slashes removed, a leading slash ensured. Returns id
 // itself (no allocation) when it already is canonical.
 func NormalizeResourceID(id string) string {
-	id = strings.TrimSpace(id)
-	for strings.HasSuffix(id, "/") {
-		id = id[:len(id)-1]
-	}
+	id = strings.TrimRight(strings.TrimLeft(id, " \t\r\n"), "/ \t\r\n")
 	if id == "" {
 		return ""
 	}
-	lower := true
 	for i := 0; i < len(id); i++ {
 		if c := id[i]; 'A' <= c && c <= 'Z' {
-			lower = false
+			// ASCII only: ARM IDs are ASCII, and other bytes are kept as they are.
+			b := []byte(id)
+			for j := i; j < len(b); j++ {
+				if 'A' <= b[j] && b[j] <= 'Z' {
+					b[j] += 'a' - 'A'
+				}
+			}
+			id = string(b)
 			break
 		}
-	}
-	if !lower {
-		id = strings.ToLower(id)
 	}
 	if id[0] != '/' {
 		id = "/" + id

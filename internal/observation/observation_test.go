@@ -82,3 +82,21 @@ func TestKindNames(t *testing.T) {
 		t.Error("FlowLog() is wrong")
 	}
 }
+
+// FuzzFlowLogPoint: any resource ID (flow log blobs are untrusted) gives a point without
+// panicking; normalising is idempotent and the kind does not depend on case.
+func FuzzFlowLogPoint(f *testing.F) {
+	f.Add("/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v/subnets/GatewaySubnet")
+	f.Add("/SUBSCRIPTIONS/S/RESOURCEGROUPS/RG/PROVIDERS/MICROSOFT.NETWORK/NETWORKSECURITYGROUPS/N")
+	f.Add("providers/microsoft.network/")
+	f.Add("")
+	f.Fuzz(func(t *testing.T, id string) {
+		p, k := FlowLogPoint(id)
+		if again := NormalizeResourceID(p); again != p {
+			t.Fatalf("not idempotent: %q -> %q -> %q", id, p, again)
+		}
+		if _, k2 := FlowLogPoint(p); k2 != k {
+			t.Fatalf("kind of %q is %s, of its point %q %s", id, k, p, k2)
+		}
+	})
+}
