@@ -13,6 +13,9 @@ import (
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
 
 	"github.com/erviz/otelcol-erviz/internal/schema"
 	"github.com/erviz/otelcol-erviz/processor/samplingprocessor/internal/metadatatest"
@@ -295,4 +298,39 @@ func TestSoakDistinctFlows(t *testing.T) {
 	// The capped tables hold at most 2 x 65536 keys (a few MiB); 800k more distinct flows
 	// must not add more than that again.
 	assert.Less(t, grow, int64(8<<20), "heap grew by %d bytes between 200k and 1M distinct flows", grow)
+}
+
+// TestAccountingTelemetry: every decision is counted by reason.
+func TestAccountingTelemetry(t *testing.T) {
+	at := time.Date(2025, 6, 2, 9, 1, 0, 0, time.UTC)
+	tt := componenttest.NewTelemetry()
+	t.Cleanup(func() { require.NoError(t, tt.Shutdown(context.Background())) })
+	sink := &consumertest.LogsSink{}
+	p, err := NewFactory().CreateLogs(context.Background(), metadatatest.NewSettings(tt), accountingConfig(), sink)
+	require.NoError(t, err)
+	require.NoError(t, p.Start(context.Background(), componenttest.NewNopHost()))
+	edge := plog.NewLogs()
+	edgeRecords(edge, at, convA, convB)
+	require.NoError(t, p.ConsumeLogs(context.Background(), edge))
+	logs := plog.NewLogs()
+	flowLogRecords(logs, schema.FlowTypeVNetFlowLog, gwID, "000D3A4C0A01", schema.DirectionInbound, at, convA, convC)
+	flowLogRecords(logs, schema.FlowTypeVNetFlowLog, spoke1ID, spoke1MAC, schema.DirectionInbound, at, convA)
+	flowLogRecords(logs, schema.FlowTypeVNetFlowLog, spoke1ID, spoke1MAC, schema.DirectionOutbound, at, convC, convD)
+	flowLogRecords(logs, schema.FlowTypeVNetFlowLog, spoke2ID, spoke2MAC, schema.DirectionOutbound, at, convB)
+	flowLogRecords(logs, schema.FlowTypeVNetFlowLog, spoke2ID, spoke2MAC, schema.DirectionInbound, at, convC, convD)
+	flowLogRecords(logs, schema.FlowTypeNSGFlowLog, nsg2ID, spoke2MAC, schema.DirectionOutbound, at, convB)
+	flowLogRecords(logs, schema.FlowTypeNSGFlowLog, nsg2ID, spoke2MAC, schema.DirectionInbound, at, convC, convD)
+	require.NoError(t, p.ConsumeLogs(context.Background(), logs))
+	require.NoError(t, p.Shutdown(context.Background()))
+	reason := func(r string, n int64) metricdata.DataPoint[int64] {
+		return metricdata.DataPoint[int64]{Value: n, Attributes: attribute.NewSet(attribute.String("reason", r))}
+	}
+	metadatatest.AssertEqualProcessorSamplingAccounting(t, tt, []metricdata.DataPoint[int64]{
+		reason("edge", 5),           // the edge's 4 records, the gateway's hairpin record (C)
+		reason("edge_elsewhere", 3), // A at the gateway and spoke 1, B at spoke 2
+		reason("hairpin_at_edge", 1),
+		reason("source", 1), // D outbound at spoke 1
+		reason("destination", 2),
+		reason("nsg_covered", 3),
+	}, metricdatatest.IgnoreTimestamp())
 }

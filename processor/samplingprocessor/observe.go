@@ -1,6 +1,7 @@
 package samplingprocessor
 
 import (
+	"context"
 	"net/netip"
 	"strings"
 	"time"
@@ -54,7 +55,7 @@ func (p *samplingProcessor) atEdgeResource(point string) bool {
 // observe sets flow.observation.point, flow.observation.kind and flow.counted on a flow record.
 // Values a record already carries (from an upstream collector) are kept: a record is
 // accounted once.
-func (p *samplingProcessor) observe(lr plog.LogRecord, rec *record, res *classify.Result, ro *resourceObs) {
+func (p *samplingProcessor) observe(lr plog.LogRecord, rec *record, res *classify.Result, ro *resourceObs, reasons *[accounting.NumReasons]int64) {
 	attrs := lr.Attributes()
 	if _, ok := attrs.Get(schema.FlowCounted); ok {
 		return
@@ -122,8 +123,18 @@ func (p *samplingProcessor) observe(lr plog.LogRecord, rec *record, res *classif
 	default:
 		o.Time = time.Now()
 	}
-	counted, _ := p.accountant.Decide(&o)
+	counted, why := p.accountant.Decide(&o)
+	reasons[why]++
 	attrs.PutBool(schema.FlowCounted, counted)
+}
+
+// countReasons adds a batch's accounting decisions to otelcol_processor_sampling_accounting.
+func (p *samplingProcessor) countReasons(ctx context.Context, reasons *[accounting.NumReasons]int64) {
+	for i, n := range reasons {
+		if n > 0 {
+			p.telemetry.ProcessorSamplingAccounting.Add(ctx, n, p.reasonOpts[i])
+		}
+	}
 }
 
 func (p *samplingProcessor) edgePoint(rec *record, ro *resourceObs) string {

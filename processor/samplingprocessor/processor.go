@@ -24,6 +24,7 @@ type samplingProcessor struct {
 	outcomes   [numOutcomes]metric.MeasurementOption
 	acct       accountingSetup
 	accountant *accounting.Accountant
+	reasonOpts [accounting.NumReasons]metric.MeasurementOption
 }
 
 type outcome int
@@ -52,6 +53,9 @@ func newProcessor(set processor.Settings, cfg *Config) (*samplingProcessor, erro
 		return nil, err
 	}
 	p.accountant = accounting.New(p.acct.policy)
+	for i := range p.reasonOpts {
+		p.reasonOpts[i] = metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", accounting.Reason(i).String())))
+	}
 	for i, n := range outcomeNames {
 		p.outcomes[i] = metric.WithAttributeSet(attribute.NewSet(attribute.String("outcome", n)))
 	}
@@ -65,6 +69,7 @@ func (p *samplingProcessor) shutdown(context.Context) error {
 
 func (p *samplingProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.Logs, error) {
 	var counts [numOutcomes]int64
+	var reasons [accounting.NumReasons]int64
 	var rec record
 	var res classify.Result
 	rls := ld.ResourceLogs()
@@ -103,10 +108,11 @@ func (p *samplingProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog
 					counts[outRescaled]++
 				}
 				rec.write(attrs, &res, doRescale)
-				p.observe(lrs.At(k), &rec, &res, &ro)
+				p.observe(lrs.At(k), &rec, &res, &ro, &reasons)
 			}
 		}
 	}
+	p.countReasons(ctx, &reasons)
 	for i, n := range counts {
 		if n > 0 {
 			p.telemetry.ProcessorSamplingRecords.Add(ctx, n, p.outcomes[i])
