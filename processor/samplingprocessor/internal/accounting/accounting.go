@@ -147,6 +147,12 @@ const (
 	seenVNet                      // VNet flow log (vnet, subnet, nic)
 )
 
+// Who counted an address pair as hairpin (bits of the hairpin table).
+const (
+	countedAtEdge    uint8 = 1 << iota // an edge IPFIX / NetFlow exporter
+	countedAtGateway                   // the GatewaySubnet flow log
+)
+
 // ringMinutes is how far back the coverage ring remembers (one slot per minute).
 const ringMinutes = 24 * 60
 
@@ -234,7 +240,7 @@ func (a *Accountant) decide(o *Observation) Reason {
 	case o.Kind.FlowLog():
 		a.mark(minute, seenVNet)
 		if o.MAC != "" {
-			a.vnetNIC.put(o.MAC)
+			a.vnetNIC.put(o.MAC, 1)
 		}
 		return a.spoke(o, minute)
 	}
@@ -261,7 +267,7 @@ func (a *Accountant) edge(o *Observation, minute int64) Reason {
 		return ReasonEdgeElsewhere
 	}
 	if o.Traffic == TrafficHairpin {
-		a.hairpin.put(pairOf(o.Src, o.Dst))
+		a.hairpin.put(pairOf(o.Src, o.Dst), countedAtEdge)
 	}
 	return ReasonEdge
 }
@@ -278,7 +284,7 @@ func (a *Accountant) gateway(o *Observation, minute int64) Reason {
 		if o.Traffic == TrafficHairpin {
 			// An edge router outside Azure does not see spoke-to-spoke traffic hairpinned
 			// at the MSEE: the gateway counts it unless the edge did.
-			counted = !a.hairpin.has(pairOf(o.Src, o.Dst))
+			counted = a.hairpin.get(pairOf(o.Src, o.Dst))&countedAtEdge == 0
 		} else {
 			counted = !a.covered(minute, seenEdge)
 		}
@@ -287,7 +293,7 @@ func (a *Accountant) gateway(o *Observation, minute int64) Reason {
 		return ReasonEdgeElsewhere
 	}
 	if o.Traffic == TrafficHairpin || o.Traffic == TrafficInternal {
-		a.hairpin.put(pairOf(o.Src, o.Dst))
+		a.hairpin.put(pairOf(o.Src, o.Dst), countedAtGateway)
 	}
 	return ReasonEdge
 }
@@ -346,11 +352,11 @@ func (a *Accountant) Sizes() (hairpinPairs, vnetNICs int) {
 	return a.hairpin.len(), a.vnetNIC.len()
 }
 
-// capped is a set of at most max keys: two generations of max/2, the older dropped when the
-// newer fills. A key in use is carried over into the new generation.
+// capped maps at most max keys to bit sets: two generations of max/2, the older dropped when
+// the newer fills. A key in use is carried over into the new generation.
 type capped[K comparable] struct {
 	half      int
-	cur, prev map[K]struct{}
+	cur, prev map[K]uint8
 }
 
 func newCapped[K comparable](max int) capped[K] {
@@ -358,28 +364,34 @@ func newCapped[K comparable](max int) capped[K] {
 	if half < 1 {
 		half = 1
 	}
-	return capped[K]{half: half, cur: map[K]struct{}{}}
+	return capped[K]{half: half, cur: map[K]uint8{}}
 }
 
-func (c *capped[K]) put(k K) {
-	if _, ok := c.cur[k]; ok {
+// put adds bits to k's set.
+func (c *capped[K]) put(k K, bits uint8) {
+	if v, ok := c.cur[k]; ok {
+		c.cur[k] = v | bits
 		return
 	}
+	bits |= c.prev[k]
 	if len(c.cur) >= c.half {
-		c.prev, c.cur = c.cur, make(map[K]struct{}, c.half)
+		c.prev, c.cur = c.cur, make(map[K]uint8, c.half)
 	}
-	c.cur[k] = struct{}{}
+	c.cur[k] = bits
 }
 
-func (c *capped[K]) has(k K) bool {
-	if _, ok := c.cur[k]; ok {
-		return true
+// get returns k's bits (0: unknown).
+func (c *capped[K]) get(k K) uint8 {
+	if v, ok := c.cur[k]; ok {
+		return v
 	}
-	if _, ok := c.prev[k]; ok {
-		c.put(k)
-		return true
+	if v, ok := c.prev[k]; ok {
+		c.put(k, v)
+		return v
 	}
-	return false
+	return 0
 }
+
+func (c *capped[K]) has(k K) bool { return c.get(k) != 0 }
 
 func (c *capped[K]) len() int { return len(c.cur) + len(c.prev) }

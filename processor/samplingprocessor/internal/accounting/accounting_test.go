@@ -102,6 +102,16 @@ func TestInternalAndHairpin(t *testing.T) {
 			{"nsg", nsg2, ReasonNSGCovered},
 		})
 	})
+	t.Run("every record of a hairpinned pair at the gateway counts", func(t *testing.T) {
+		later := gw
+		later.Time = t0.Add(5 * time.Minute)
+		run(t, New(Config{}), []step{
+			{"gateway, first tuple", gw, ReasonEdge},
+			{"gateway, next tuple of the pair", later, ReasonEdge},
+			{"gateway, reverse pair", Observation{Kind: observation.KindGatewaySubnet, Traffic: TrafficHairpin, NIC: NICInbound, Src: spoke2, Dst: spoke1}, ReasonEdge},
+			{"spoke1 out", out1, ReasonHairpinAtEdge},
+		})
+	})
 	t.Run("peered spokes, no hairpin", func(t *testing.T) {
 		run(t, New(Config{}), []step{
 			{"spoke2 in", in2, ReasonDestination},
@@ -113,7 +123,9 @@ func TestInternalAndHairpin(t *testing.T) {
 		run(t, New(Config{}), []step{
 			{"edge (reverse packets)", edge, ReasonEdge},
 			{"gateway", gw, ReasonEdgeElsewhere},
+			{"gateway again", gw, ReasonEdgeElsewhere},
 			{"spoke1 out", out1, ReasonHairpinAtEdge},
+			{"edge again", edge, ReasonEdge},
 		})
 	})
 	t.Run("nsg logs only", func(t *testing.T) {
