@@ -203,11 +203,10 @@ func TestCountedEqualsTruth(t *testing.T) {
 		logs := plog.NewLogs()
 		flowLogs(logs)
 		tot := sum(t, p(logs))
-		// Without the edge, convB (Azure to on-premises) bypasses the gateway: only the
-		// spoke saw it, and the default policy does not count spoke records of edge
-		// traffic. edge_source: none counts it at the spoke instead (next case).
-		assert.Equal(t, convA.fwd, tot.toAzure, "to_azure")
-		assert.Equal(t, convA.rev, tot.fromAzure, "from_azure")
+		// Without the edge: convA counts at the GatewaySubnet; convB (Azure to
+		// on-premises) bypasses the gateway and counts outbound at spoke 2.
+		assert.Equal(t, truthTo, tot.toAzure, "to_azure")
+		assert.Equal(t, truthFrom, tot.fromAzure, "from_azure")
 		assert.Equal(t, truthInternal, tot.internal, "azure_internal")
 	})
 	t.Run("spoke flow logs only, edge_source none", func(t *testing.T) {

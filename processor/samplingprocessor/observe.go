@@ -101,6 +101,8 @@ func (p *samplingProcessor) observe(lr plog.LogRecord, rec *record, res *classif
 		o.Traffic = accounting.TrafficHairpin
 	case res.Direction == classify.DirToAzure || res.Direction == classify.DirFromAzure:
 		o.Traffic = accounting.TrafficCrossing
+		// Flow logs name the initiator as source: from_azure means initiated in Azure.
+		o.AzureInitiated = res.Direction == classify.DirFromAzure && rec.flow.Kind.Stateful()
 	case res.Direction == classify.DirAzureInternal:
 		o.Traffic = accounting.TrafficInternal
 	}

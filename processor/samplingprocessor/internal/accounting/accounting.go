@@ -99,6 +99,10 @@ type Observation struct {
 	Src, Dst netip.Addr
 	// MAC of the NIC (flow logs): links NSG and VNet flow logs of the same NIC.
 	MAC string
+	// AzureInitiated: a flow log record (whose source is the initiator) of edge traffic
+	// initiated in Azure (from_azure). Such traffic bypasses the ExpressRoute gateway on its
+	// way out: the GatewaySubnet sees at most its replies.
+	AzureInitiated bool
 }
 
 // Reason says why a record counts or not (for telemetry and tests).
@@ -204,10 +208,12 @@ func New(cfg Config) *Accountant {
 //
 // The default policy (EdgeAuto, NSGAuto):
 //   - traffic crossing the edge (to_azure, from_azure), hairpin traffic and traffic of
-//     unknown or on-premises direction counts at the edge: at an edge IPFIX exporter; at the
-//     GatewaySubnet flow log where no edge IPFIX was seen around that time (for hairpin: where
-//     the edge did not count that address pair); never at a spoke's flow log (EdgeNone
-//     changes that, for deployments without edge observation);
+//     unknown or on-premises direction counts at the edge: at an edge IPFIX exporter; where
+//     no edge IPFIX was seen around that time, at the GatewaySubnet flow log (for hairpin:
+//     where the edge did not count that address pair), except traffic initiated in Azure,
+//     which bypasses the gateway and counts outbound at the initiator's spoke; otherwise
+//     never at a spoke's flow log (EdgeNone changes that, for deployments without edge
+//     observation);
 //   - azure_internal traffic counts once, at the initiator's side: the flow log record seen
 //     outbound at the source's NIC (VNet, subnet or NIC flow log), never again inbound at the
 //     destination, and not when that address pair was counted as hairpin at the edge;
@@ -281,11 +287,16 @@ func (a *Accountant) gateway(o *Observation, minute int64) Reason {
 	case EdgeGatewaySubnet:
 		counted = true
 	default:
-		if o.Traffic == TrafficHairpin {
+		switch {
+		case o.Traffic == TrafficHairpin:
 			// An edge router outside Azure does not see spoke-to-spoke traffic hairpinned
 			// at the MSEE: the gateway counts it unless the edge did.
 			counted = a.hairpin.get(pairOf(o.Src, o.Dst))&countedAtEdge == 0
-		} else {
+		case o.Traffic == TrafficCrossing && o.AzureInitiated:
+			// Azure to on-premises traffic bypasses the gateway: the initiator's spoke
+			// counts it (see spoke).
+			counted = false
+		default:
 			counted = !a.covered(minute, seenEdge)
 		}
 	}
@@ -310,13 +321,21 @@ func (a *Accountant) spoke(o *Observation, minute int64) Reason {
 		}
 		return ReasonSource
 	default:
-		if a.cfg.EdgeSource != EdgeNone {
-			return ReasonEdgeElsewhere
+		if a.cfg.EdgeSource == EdgeNone {
+			if o.Traffic == TrafficOther && o.NIC == NICInbound {
+				return ReasonDestination
+			}
+			return ReasonNoEdge
 		}
-		if o.Traffic == TrafficOther && o.NIC == NICInbound {
-			return ReasonDestination
+		if a.cfg.EdgeSource == EdgeAuto && o.Traffic == TrafficCrossing && o.AzureInitiated && o.NIC != NICInbound {
+			// Azure to on-premises traffic bypasses the gateway: counted where it starts,
+			// outbound at the initiator's NIC, unless edge IPFIX was seen then.
+			if a.covered(minute, seenEdge) {
+				return ReasonEdgeElsewhere
+			}
+			return ReasonSource
 		}
-		return ReasonNoEdge
+		return ReasonEdgeElsewhere
 	}
 }
 

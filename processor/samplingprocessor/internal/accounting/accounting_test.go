@@ -58,6 +58,24 @@ func TestEdgeTrafficCountsAtTheEdge(t *testing.T) {
 			{"nsg", nsg, ReasonNSGCovered},
 		})
 	})
+	t.Run("azure-initiated traffic counts at the initiator's spoke without edge ipfix", func(t *testing.T) {
+		out := Observation{Kind: observation.KindVNet, Traffic: TrafficCrossing, NIC: NICOutbound, AzureInitiated: true, Src: spoke1, Dst: onprem, MAC: "NIC1"}
+		gwOut := Observation{Kind: observation.KindGatewaySubnet, Traffic: TrafficCrossing, NIC: NICOutbound, AzureInitiated: true, Src: spoke1, Dst: onprem, MAC: "GW"}
+		nsgOut := Observation{Kind: observation.KindNSG, Traffic: TrafficCrossing, NIC: NICOutbound, AzureInitiated: true, Src: spoke1, Dst: onprem, MAC: "NIC1"}
+		run(t, New(Config{}), []step{
+			{"gateway (replies only)", gwOut, ReasonEdgeElsewhere},
+			{"spoke, outbound", out, ReasonSource},
+			{"nsg of the same NIC", nsgOut, ReasonNSGCovered},
+		})
+		run(t, New(Config{}), []step{
+			{"edge", Observation{Kind: observation.KindEdge, AtEdge: true, Traffic: TrafficCrossing, Src: spoke1, Dst: onprem}, ReasonEdge},
+			{"spoke, outbound, edge seen", out, ReasonEdgeElsewhere},
+		})
+		run(t, New(Config{EdgeSource: EdgeGatewaySubnet}), []step{
+			{"gateway, pinned", gwOut, ReasonEdge},
+			{"spoke, gateway pinned", out, ReasonEdgeElsewhere},
+		})
+	})
 	t.Run("spoke logs only", func(t *testing.T) {
 		run(t, New(Config{}), []step{{"vnet, default", vnet, ReasonEdgeElsewhere}})
 		run(t, New(Config{EdgeSource: EdgeNone}), []step{
