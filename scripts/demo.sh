@@ -7,7 +7,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 export DEMO_DIR="${DEMO_DIR:-$root/data/demo}"
 rm -rf "$DEMO_DIR"
-mkdir -p "$DEMO_DIR"
+mkdir -p "$DEMO_DIR/flowlogs"
 logs="$DEMO_DIR/out/logs.json"
 
 "${OTELCOL_ERVIZ_BIN:-bin/otelcol-erviz}" --config config/demo.yaml >"$DEMO_DIR/collector.log" 2>&1 &
@@ -20,6 +20,13 @@ for _ in $(seq 100); do
 done
 echo "demo: collector up (log: $DEMO_DIR/collector.log); replaying IPFIX, reading flow logs and MRT"
 "${ERVIZ_BIN:-bin/erviz}" replay -pcap demo/data/ipfix.pcap -to 127.0.0.1:4739
+# Flow logs of the same traffic land minutes later (Network Watcher writes them every minute);
+# the receiver polls the directory. Copied once the IPFIX records are written.
+for _ in $(seq 100); do
+  [ -s "$logs" ] && break
+  sleep 0.1
+done
+cp -r demo/data/flowlogs/. "$DEMO_DIR/flowlogs/"
 
 # The output has settled when the logs file stops growing for 3 s (at most 60 s).
 last=-1 same=0

@@ -1,8 +1,10 @@
 // Command erviz is the companion of the otelcol-erviz collector:
 //
 //	erviz report [-json] [-top N] FILE...   reads the file exporter's OTLP JSON logs and
-//	                                        prints the answers (directions, talkers, hairpin,
-//	                                        control plane, links, BGP events, conditions)
+//	                                        prints the answers (directions in bit/s, talkers,
+//	                                        hairpin, control plane, bytes seen per observation
+//	                                        point, links, BGP events, conditions), summing
+//	                                        only flow.counted records for totals
 //	erviz replay -pcap FILE -to HOST:PORT   sends the UDP datagrams of a capture (IPFIX or
 //	                                        NetFlow exports) to a collector, each from its
 //	                                        captured source address when that is a loopback one

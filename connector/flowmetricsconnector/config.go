@@ -18,6 +18,12 @@ type Config struct {
 	// MaxSeries caps the distinct dimension combinations per interval; records beyond it go to
 	// one series marked otel.metric.overflow=true.
 	MaxSeries int `mapstructure:"max_series"`
+	// CountedOnly: the sums add only records the sampling processor marked flow.counted=true
+	// (or that carry no flow.counted); false adds every observation.
+	CountedOnly bool `mapstructure:"counted_only"`
+	// ObservationMetrics emits flow.observation.io.bytes/packets: every record, counted or
+	// not, by flow.observation.point and flow.observation.kind.
+	ObservationMetrics bool `mapstructure:"observation_metrics"`
 }
 
 // DefaultDimensions split traffic the way the users' dashboards do.
@@ -31,6 +37,9 @@ func createDefaultConfig() *Config {
 		Interval:   60 * time.Second,
 		Dimensions: append([]string(nil), DefaultDimensions...),
 		MaxSeries:  10000,
+
+		CountedOnly:        true,
+		ObservationMetrics: true,
 	}
 }
 

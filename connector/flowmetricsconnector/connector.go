@@ -45,6 +45,11 @@ type flowMetrics struct {
 	since  time.Time
 	dims   []string // per-record scratch, guarded by mu
 	resDim []string
+	// obs is the per-observation view (nil when observation_metrics is off).
+	obs     *aggregate.Table
+	obsDims []string
+	// starts keeps each series' points contiguous (used by flush only).
+	starts *contiguous
 
 	stop chan struct{}
 	done chan struct{}
@@ -61,8 +66,13 @@ func newConnector(set connector.Settings, cfg *Config, next consumer.Metrics) (*
 		dims:     make([]string, len(cfg.Dimensions)),
 		resDim:   make([]string, len(cfg.Dimensions)),
 		outcomes: map[string]metric.MeasurementOption{},
+		starts:   newContiguous(4 * (len(counterDefs) + 2) * cfg.MaxSeries),
 	}
-	for _, o := range []string{"counted", "overflow", "not_flow"} {
+	if cfg.ObservationMetrics {
+		c.obs = aggregate.New(len(observationDims), cfg.MaxSeries)
+		c.obsDims = make([]string, len(observationDims))
+	}
+	for _, o := range []string{"counted", "overflow", "not_flow", "not_counted"} {
 		c.outcomes[o] = metric.WithAttributeSet(attribute.NewSet(attribute.String("outcome", o)))
 	}
 	return c, nil
@@ -106,7 +116,7 @@ func (c *flowMetrics) Shutdown(ctx context.Context) error {
 }
 
 func (c *flowMetrics) ConsumeLogs(ctx context.Context, ld plog.Logs) error {
-	var counted, overflow, notFlow int64
+	var counted, overflow, notFlow, notCounted int64
 	c.mu.Lock()
 	rls := ld.ResourceLogs()
 	for i := 0; i < rls.Len(); i++ {
@@ -125,6 +135,11 @@ func (c *flowMetrics) ConsumeLogs(ctx context.Context, ld plog.Logs) error {
 					notFlow++
 					continue
 				}
+				c.addObservation(lrs.At(k).Attributes(), &v, &has)
+				if c.cfg.CountedOnly && uncounted(lrs.At(k).Attributes()) {
+					notCounted++
+					continue
+				}
 				if c.table.Add(c.dims, &v, &has) {
 					overflow++
 				} else {
@@ -134,7 +149,7 @@ func (c *flowMetrics) ConsumeLogs(ctx context.Context, ld plog.Logs) error {
 		}
 	}
 	c.mu.Unlock()
-	for o, n := range map[string]int64{"counted": counted, "overflow": overflow, "not_flow": notFlow} {
+	for o, n := range map[string]int64{"counted": counted, "overflow": overflow, "not_flow": notFlow, "not_counted": notCounted} {
 		if n > 0 {
 			c.telemetry.ConnectorFlowmetricsRecords.Add(ctx, n, c.outcomes[o])
 		}
@@ -173,10 +188,14 @@ func (c *flowMetrics) fill(attrs pcommon.Map, dims []string, v *aggregate.Values
 func (c *flowMetrics) flush(ctx context.Context) {
 	c.mu.Lock()
 	series := c.table.Drain()
+	var obsSeries []*aggregate.Series
+	if c.obs != nil {
+		obsSeries = c.obs.Drain()
+	}
 	start, now := c.since, time.Now()
 	c.since = now
 	c.mu.Unlock()
-	if len(series) == 0 {
+	if len(series) == 0 && len(obsSeries) == 0 {
 		return
 	}
 	md := pmetric.NewMetrics()
@@ -197,7 +216,7 @@ func (c *flowMetrics) flush(ctx context.Context) {
 				continue
 			}
 			dp := sum.DataPoints().AppendEmpty()
-			dp.SetStartTimestamp(pcommon.NewTimestampFromTime(start))
+			dp.SetStartTimestamp(c.starts.start(def.attr, s, pcommon.NewTimestampFromTime(start), pcommon.NewTimestampFromTime(now)))
 			dp.SetTimestamp(pcommon.NewTimestampFromTime(now))
 			dp.SetIntValue(s.Values[ci])
 			if s.Overflow {
@@ -215,6 +234,7 @@ func (c *flowMetrics) flush(ctx context.Context) {
 			m.MoveTo(sm.Metrics().AppendEmpty())
 		}
 	}
+	points += appendObservationMetrics(sm, obsSeries, c.starts, pcommon.NewTimestampFromTime(start), pcommon.NewTimestampFromTime(now))
 	if err := c.next.ConsumeMetrics(ctx, md); err != nil {
 		c.telemetry.ConnectorFlowmetricsFlushFailures.Add(ctx, 1)
 		c.logger.Error("flowmetrics: the next consumer refused an interval's metrics; those deltas are lost",

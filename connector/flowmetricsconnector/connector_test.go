@@ -29,7 +29,7 @@ func TestLoadConfig(t *testing.T) {
 	require.NoError(t, err)
 	for name, want := range map[string]*Config{
 		"":       createDefaultConfig(),
-		"custom": {Interval: 5 * time.Minute, MaxSeries: 50, Dimensions: []string{"flow.direction", "flow.server.port"}},
+		"custom": {Interval: 5 * time.Minute, MaxSeries: 50, Dimensions: []string{"flow.direction", "flow.server.port"}, CountedOnly: true, ObservationMetrics: true},
 	} {
 		cfg := NewFactory().CreateDefaultConfig().(*Config)
 		sub, err := cm.Sub(component.NewIDWithName(metadata.Type, name).String())

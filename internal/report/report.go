@@ -21,10 +21,12 @@ import (
 // Bin is the width of the time buckets.
 const Bin = 5 * time.Minute
 
-// DirectionBin is the traffic of one 5-minute bucket, by direction (bytes, rescaled).
+// DirectionBin is the traffic of one 5-minute bucket, by direction (bytes, rescaled, of
+// counted records), with its average rate in bits per second.
 type DirectionBin struct {
-	Start time.Time        `json:"start"`
-	Bytes map[string]int64 `json:"bytes"`
+	Start         time.Time          `json:"start"`
+	Bytes         map[string]int64   `json:"bytes"`
+	BitsPerSecond map[string]float64 `json:"bits_per_second"`
 }
 
 // Talker is one conversation: client, server and service, both directions summed.
@@ -79,6 +81,11 @@ type Report struct {
 	// Prefixes counts the prefixes announced at the end of the output, by origin class.
 	Prefixes   map[string]int `json:"prefixes_by_class"`
 	Conditions []Condition    `json:"conditions"`
+	// UncountedRecords are flow records marked flow.counted=false: the same traffic counted
+	// at another observation point. They appear only in Observations.
+	UncountedRecords int `json:"uncounted_flow_records"`
+	// Observations: bytes seen at each observation point (every record, counted or not).
+	Observations []ObservationTotal `json:"bytes_seen_per_observation_point"`
 }
 
 // CountBin counts events of one 5-minute bucket by kind.
@@ -98,6 +105,7 @@ type Builder struct {
 	bgpBins    map[time.Time]map[string]int
 	routes     map[routeKey]string // announced route -> class
 	conditions map[condKey]int     // open condition -> index in r.Conditions
+	obs        map[string]*ObservationTotal
 }
 
 type routeKey struct{ source, router, peer, prefix string }
@@ -195,6 +203,12 @@ func (b *Builder) addRecord(lr plog.LogRecord) {
 	pk, _ := num(at, schema.FlowIOPackets)
 	rpk, _ := num(at, schema.FlowReverseIOPackets)
 	bytes, packets := fwd+rev, pk+rpk
+	counted := counts(at)
+	b.addObservation(at, bytes, packets, counted)
+	if !counted {
+		b.r.UncountedRecords++
+		return
+	}
 
 	bin := recordTime(lr).Truncate(Bin)
 	d := b.dirs[bin]
@@ -339,13 +353,14 @@ func (b *Builder) addBGP(lr plog.LogRecord, at pcommon.Map, ev string) {
 // Report returns the report of what was added.
 func (b *Builder) Report() Report {
 	r := b.r
-	r.Directions = nil
-	for _, t := range sortedTimes(b.dirs) {
-		r.Directions = append(r.Directions, DirectionBin{Start: t, Bytes: b.dirs[t]})
-		for k, v := range b.dirs[t] {
+	r.Directions = directionBins(b.dirs)
+	r.DirectionTotals = map[string]int64{}
+	for _, d := range r.Directions {
+		for k, v := range d.Bytes {
 			r.DirectionTotals[k] += v
 		}
 	}
+	r.Observations = b.observations()
 	r.TopTalkers = nil
 	for _, t := range b.talkers {
 		r.TopTalkers = append(r.TopTalkers, *t)

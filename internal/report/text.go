@@ -21,20 +21,23 @@ func WriteText(w io.Writer, r Report) error {
 	}
 	p(")\n")
 
-	p("\n== Bytes per direction per 5 minutes (rescaled)\n")
+	p("\n== Traffic per direction, bit/s averaged over each 5 minutes (counted records, rescaled)\n")
 	p("bin (UTC)\t%s\n", strings.Join(directionOrder, "\t"))
 	for _, d := range r.Directions {
 		p("%s", d.Start.Format("2006-01-02 15:04"))
 		for _, k := range directionOrder {
-			p("\t%s", human(d.Bytes[k]))
+			p("\t%s", bitRate(d.BitsPerSecond[k]))
 		}
 		p("\n")
 	}
-	p("total")
+	p("total bytes")
 	for _, k := range directionOrder {
 		p("\t%s", human(r.DirectionTotals[k]))
 	}
 	p("\n")
+	if r.UncountedRecords > 0 {
+		p("(%d flow records left out: the same traffic counted at another observation point, flow.counted=false)\n", r.UncountedRecords)
+	}
 
 	p("\n== Top talkers (client -> server)\n")
 	p("client\tserver\tport\ttransport\tservice\tbytes\tpackets\n")
@@ -55,6 +58,8 @@ func WriteText(w io.Writer, r Report) error {
 			p("%s\t%s\t%s\t%s\t%s\t%d\n", f.Source, f.Destination, f.Transport, f.Service, human(f.Bytes), f.Packets)
 		}
 	}
+
+	writeObservations(p, r.Observations)
 
 	p("\n== Bytes per link\n")
 	for _, k := range sortedKeys(r.Links) {
@@ -119,6 +124,32 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(ks)
 	return ks
+}
+
+// writeObservations prints the per-observation view.
+func writeObservations(p func(string, ...any), obs []ObservationTotal) {
+	p("\n== Bytes seen at each observation point (every record, counted or not: do not add up)\n")
+	if len(obs) == 0 {
+		p("(none)\n")
+		return
+	}
+	p("kind\tobservation point\tbytes seen\tof which counted\trecords\n")
+	for _, o := range obs {
+		p("%s\t%s\t%s\t%s\t%d\n", o.Kind, o.Point, human(o.Bytes), human(o.CountedBytes), o.Records)
+	}
+}
+
+// bitRate prints a rate in bits per second with a decimal unit.
+func bitRate(bps float64) string {
+	switch {
+	case bps >= 1e9:
+		return fmt.Sprintf("%.2f Gbit/s", bps/1e9)
+	case bps >= 1e6:
+		return fmt.Sprintf("%.2f Mbit/s", bps/1e6)
+	case bps >= 1e3:
+		return fmt.Sprintf("%.2f kbit/s", bps/1e3)
+	}
+	return fmt.Sprintf("%.0f bit/s", bps)
 }
 
 // human prints a byte count with a binary unit.

@@ -19,6 +19,7 @@ type Config struct {
 	Links        []LinkConfig       `mapstructure:"links"`
 	Services     map[string]string  `mapstructure:"services"`
 	ControlPlane ControlPlaneConfig `mapstructure:"control_plane"`
+	Accounting   AccountingConfig   `mapstructure:"accounting"`
 }
 
 // RescaleConfig says how sampled counts are scaled up.
@@ -88,13 +89,15 @@ func createDefaultConfig() *Config {
 		Direction:    DirectionConfig{AzureASNs: []uint32{65515}},
 		Hairpin:      HairpinConfig{EdgeResources: []string{"/subnets/GatewaySubnet"}},
 		ControlPlane: ControlPlaneConfig{Prefixes: []string{"169.254.0.0/16"}},
+		Accounting:   defaultAccountingConfig(),
 	}
 }
 
 // Validate checks the configuration; the error lists every problem.
 func (c *Config) Validate() error {
 	_, err := c.build()
-	return err
+	_, aerr := c.buildAccounting()
+	return errors.Join(err, aerr)
 }
 
 // build turns the configuration into the classifier's.

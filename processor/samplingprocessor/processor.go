@@ -12,6 +12,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 
 	"github.com/erviz/otelcol-erviz/internal/schema"
+	"github.com/erviz/otelcol-erviz/processor/samplingprocessor/internal/accounting"
 	"github.com/erviz/otelcol-erviz/processor/samplingprocessor/internal/classify"
 	"github.com/erviz/otelcol-erviz/processor/samplingprocessor/internal/metadata"
 )
@@ -21,6 +22,9 @@ type samplingProcessor struct {
 	rescale    bool
 	telemetry  *metadata.TelemetryBuilder
 	outcomes   [numOutcomes]metric.MeasurementOption
+	acct       accountingSetup
+	accountant *accounting.Accountant
+	reasonOpts [accounting.NumReasons]metric.MeasurementOption
 }
 
 type outcome int
@@ -45,6 +49,13 @@ func newProcessor(set processor.Settings, cfg *Config) (*samplingProcessor, erro
 		return nil, err
 	}
 	p := &samplingProcessor{classifier: classify.New(cc), rescale: cfg.Rescale.Enabled, telemetry: tb}
+	if p.acct, err = cfg.buildAccounting(); err != nil {
+		return nil, err
+	}
+	p.accountant = accounting.New(p.acct.policy)
+	for i := range p.reasonOpts {
+		p.reasonOpts[i] = metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", accounting.Reason(i).String())))
+	}
 	for i, n := range outcomeNames {
 		p.outcomes[i] = metric.WithAttributeSet(attribute.NewSet(attribute.String("outcome", n)))
 	}
@@ -58,6 +69,7 @@ func (p *samplingProcessor) shutdown(context.Context) error {
 
 func (p *samplingProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.Logs, error) {
 	var counts [numOutcomes]int64
+	var reasons [accounting.NumReasons]int64
 	var rec record
 	var res classify.Result
 	rls := ld.ResourceLogs()
@@ -74,6 +86,7 @@ func (p *samplingProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog
 			}
 			return true
 		})
+		ro := p.resourceObservation(rl.Resource().Attributes(), resResourceID)
 		sls := rl.ScopeLogs()
 		for j := 0; j < sls.Len(); j++ {
 			lrs := sls.At(j).LogRecords()
@@ -95,9 +108,11 @@ func (p *samplingProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog
 					counts[outRescaled]++
 				}
 				rec.write(attrs, &res, doRescale)
+				p.observe(lrs.At(k), &rec, &res, &ro, &reasons)
 			}
 		}
 	}
+	p.countReasons(ctx, &reasons)
 	for i, n := range counts {
 		if n > 0 {
 			p.telemetry.ProcessorSamplingRecords.Add(ctx, n, p.outcomes[i])
@@ -196,7 +211,7 @@ func (r *record) read(attrs pcommon.Map, exporter netip.Addr, resourceID string)
 }
 
 // maxAdded is the most attributes write adds to one record.
-const maxAdded = 15
+const maxAdded = 18 // 15 + flow.observation.point, flow.observation.kind, flow.counted (observe.go)
 
 // write stores the result. Existing attributes are updated through the handles taken in
 // read, before any attribute is added (adding may move the attribute storage).

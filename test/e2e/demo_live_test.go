@@ -16,6 +16,7 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/streaming"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/bloberror"
 
 	"github.com/erviz/otelcol-erviz/internal/report"
 	"github.com/erviz/otelcol-erviz/internal/testutil"
@@ -37,9 +38,10 @@ func TestDemoLivePeers(t *testing.T) {
 	root := repoRoot(t)
 	dir := t.TempDir()
 
-	// Flow logs: the hub-and-spoke sample, blob by blob, into Azurite.
+	// Flow logs: Network Watcher's containers in Azurite; the blobs of the same traffic land
+	// there after the edge routers exported it (below), as flow logs lag the traffic.
 	_, connStr := testutil.StartAzurite(t)
-	uploadNetworkWatcher(t, connStr, filepath.Join(root, "receiver", "flowlogreceiver", "testdata", "hubspoke"))
+	createContainers(t, connStr, "insights-logs-flowlogflowevent", "insights-logs-networksecuritygroupflowevent")
 
 	// BGP: Route Server-like R and the VPN NVA V, passive, each on its own address.
 	rp, vp := testutil.FreeTCPPort(t, "127.0.0.41"), testutil.FreeTCPPort(t, "127.0.0.42")
@@ -99,7 +101,8 @@ func TestDemoLivePeers(t *testing.T) {
 		runSoftflowd(t, softflowd, softflowctl, filepath.Join(tmp, edge+".pcap"), relay, tmp)
 	}
 
-	_, tuples := flowLogTruth(t, filepath.Join(root, "receiver", "flowlogreceiver", "testdata", "hubspoke"))
+	flowLogs := filepath.Join(tmp, "flowlogs") // written by traffic.py from the same packets
+	_, tuples := flowLogTruth(t, flowLogs)
 	current := func() report.Report {
 		b := report.NewBuilder(100)
 		if f, err := os.Open(logs); err == nil {
@@ -130,6 +133,8 @@ func TestDemoLivePeers(t *testing.T) {
 		}
 		return n
 	}
+	eventually(t, 60*time.Second, "the edge routers' IPFIX records", func() bool { now = current(); return now.FlowRecords == 12 }, diag)
+	uploadNetworkWatcher(t, connStr, flowLogs)
 	eventually(t, 90*time.Second, "every flow record, both sessions and the overlaps", func() bool {
 		now = current()
 		return now.FlowRecords == 12+tuples && now.Prefixes["vpn"] == 1 && now.Prefixes["expressroute"] == 2 && overlaps(now) == 2
@@ -145,7 +150,7 @@ func TestDemoLivePeers(t *testing.T) {
 		t.Fatalf("collector stop: %v\n%s", err, c.out)
 	}
 	r := readReport(t, erviz, logs)
-	checkFlowReport(t, r, root)
+	checkFlowReport(t, r, root, flowLogs)
 	if r.FlowRecords != 12+tuples {
 		t.Errorf("%d flow records, want %d IPFIX records and %d flow-log tuples, each once", r.FlowRecords, 12, tuples)
 	}
@@ -172,6 +177,20 @@ func TestDemoLivePeers(t *testing.T) {
 	for _, cd := range r.Conditions {
 		if cd.Kind == "redundancy.lost" && cd.Resolved && cd.Duration <= 0 {
 			t.Errorf("resolved lost redundancy without a duration: %+v", cd)
+		}
+	}
+}
+
+// createContainers creates the named containers in the storage account of connStr.
+func createContainers(t *testing.T, connStr string, names ...string) {
+	t.Helper()
+	client, err := azblob.NewClientFromConnectionString(connStr, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range names {
+		if _, err := client.CreateContainer(context.Background(), n, nil); err != nil {
+			t.Fatal(err)
 		}
 	}
 }
@@ -205,11 +224,11 @@ func udpRelay(t *testing.T, from string, port int) string {
 // runSoftflowd exports a capture with softflowd 1.1.0 to dest and waits until it is done.
 // softflowd reading a file can block on its control socket before reading a packet: it is
 // poked with softflowctl until it exits.
-func runSoftflowd(t *testing.T, softflowd, softflowctl, pcap, dest, dir string) {
+func runSoftflowd(t *testing.T, softflowd, softflowctl, pcap, dest, dir string, extra ...string) {
 	t.Helper()
 	ctl := filepath.Join(dir, "sfd-"+strings.ReplaceAll(dest, ":", "-")+".ctl")
-	cmd := exec.Command(softflowd, "-d", "-r", pcap, "-n", dest, "-v", "10", "-a",
-		"-p", ctl+".pid", "-c", ctl)
+	cmd := exec.Command(softflowd, append([]string{"-d", "-r", pcap, "-n", dest, "-v", "10", "-a",
+		"-p", ctl + ".pid", "-c", ctl}, extra...)...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
@@ -249,7 +268,7 @@ func uploadNetworkWatcher(t *testing.T, connStr, dir string) {
 		rel, _ := filepath.Rel(dir, p)
 		container, name, _ := strings.Cut(filepath.ToSlash(rel), "/")
 		if !containers[container] {
-			if _, err := client.CreateContainer(ctx, container, nil); err != nil {
+			if _, err := client.CreateContainer(ctx, container, nil); err != nil && !bloberror.HasCode(err, bloberror.ContainerAlreadyExists) {
 				return err
 			}
 			containers[container] = true

@@ -127,6 +127,15 @@ func TestFlowPipeline(t *testing.T) {
 		{r7, schema.FlowToAzureIOBytes, int64(5000)},
 		{r7, schema.FlowFromAzureIOBytes, int64(80000)},
 		{r7, schema.FlowService, "ssh"},
+		// Accounting: the edge exporter counts edge traffic; the GatewaySubnet's record,
+		// taken while the edge exported, is a second observation.
+		{r1, schema.FlowCounted, true},
+		{r2, schema.FlowCounted, true},
+		{r7, schema.FlowCounted, false},
+		{r1, schema.FlowObservationKind, "edge"},
+		{r1, schema.FlowObservationPoint, "192.0.2.1"},
+		{r7, schema.FlowObservationKind, "gateway_subnet"},
+		{r7, schema.FlowObservationPoint, "/subscriptions/s/resourcegroups/hub/providers/microsoft.network/virtualnetworks/hub/subnets/gatewaysubnet"},
 	}
 	for _, ck := range checks {
 		if ck.rec == nil {
@@ -137,15 +146,17 @@ func TestFlowPipeline(t *testing.T) {
 		}
 	}
 
-	// The connector's sums on the Prometheus endpoint: towards Azure 6,144,000 + 5,000;
-	// from Azure 12,288,000 + 80,000.
+	// The connector's sums on the Prometheus endpoint, counted records only: towards Azure
+	// 6,144,000, from Azure 12,288,000; the per-observation view: each point's own bytes
+	// (the edge 1500*4096 + 3000*4096, the GatewaySubnet 5,000 + 80,000).
 	url := "http://127.0.0.1:" + itoa(p.Prometheus) + "/metrics"
 	var metrics string
 	eventually(t, 30*time.Second, "flowmetrics sums on the Prometheus endpoint", func() bool {
 		metrics = httpGet(url)
 		to, ok1 := promSum(metrics, "flow_to_azure_io_bytes_total")
 		from, ok2 := promSum(metrics, "flow_from_azure_io_bytes_total")
-		return ok1 && ok2 && to == 6_149_000 && from == 12_368_000
+		obs, ok3 := promSum(metrics, "flow_observation_io_bytes_total")
+		return ok1 && ok2 && ok3 && to == 6_144_000 && from == 12_288_000 && obs == 4500*4096+85_000
 	}, func() string { return metrics + "\n" + c.out.String() })
 	if !strings.Contains(metrics, `flow_direction="to_azure"`) || !strings.Contains(metrics, `flow_link="primary"`) {
 		t.Errorf("dimensions missing from the Prometheus series:\n%s", metrics)

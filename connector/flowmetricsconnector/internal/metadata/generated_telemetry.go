@@ -74,7 +74,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	errs = errors.Join(errs, err)
 	builder.ConnectorFlowmetricsRecords, err = builder.meter.Int64Counter(
 		"otelcol_connector_flowmetrics_records",
-		metric.WithDescription("Log records seen by the flowmetrics connector, by outcome (counted into a series, counted into the overflow series because max_series was reached, not a flow record). [Development]"),
+		metric.WithDescription("Log records seen by the flowmetrics connector, by outcome (counted into a series, counted into the overflow series because max_series was reached, not a flow record, left out because flow.counted is false and counted_only is on). [Development]"),
 		metric.WithUnit("{record}"),
 	)
 	errs = errors.Join(errs, err)

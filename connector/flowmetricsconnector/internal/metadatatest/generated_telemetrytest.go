@@ -56,7 +56,7 @@ func AssertEqualConnectorFlowmetricsFlushFailures(t *testing.T, tt *componenttes
 func AssertEqualConnectorFlowmetricsRecords(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_connector_flowmetrics_records",
-		Description: "Log records seen by the flowmetrics connector, by outcome (counted into a series, counted into the overflow series because max_series was reached, not a flow record). [Development]",
+		Description: "Log records seen by the flowmetrics connector, by outcome (counted into a series, counted into the overflow series because max_series was reached, not a flow record, left out because flow.counted is false and counted_only is on). [Development]",
 		Unit:        "{record}",
 		Data: metricdata.Sum[int64]{
 			Temporality: metricdata.CumulativeTemporality,

@@ -23,10 +23,11 @@ func Tracer(settings component.TelemetrySettings) trace.Tracer {
 // TelemetryBuilder provides an interface for components to report telemetry
 // as defined in metadata and user config.
 type TelemetryBuilder struct {
-	meter                    metric.Meter
-	mu                       sync.Mutex
-	registrations            []metric.Registration
-	ProcessorSamplingRecords metric.Int64Counter
+	meter                       metric.Meter
+	mu                          sync.Mutex
+	registrations               []metric.Registration
+	ProcessorSamplingAccounting metric.Int64Counter
+	ProcessorSamplingRecords    metric.Int64Counter
 }
 
 // TelemetryBuilderOption applies changes to default builder.
@@ -58,6 +59,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	}
 	builder.meter = Meter(settings)
 	var err, errs error
+	builder.ProcessorSamplingAccounting, err = builder.meter.Int64Counter(
+		"otelcol_processor_sampling_accounting",
+		metric.WithDescription("Flow records by accounting decision (README, Accounting) - counted (edge, source, no_edge, unknown_kind) or left out of totals because the same traffic counts elsewhere (edge_elsewhere, destination, hairpin_at_edge, nsg_covered, nsg_never, covered_by_flowlog). [Development]"),
+		metric.WithUnit("{record}"),
+	)
+	errs = errors.Join(errs, err)
 	builder.ProcessorSamplingRecords, err = builder.meter.Int64Counter(
 		"otelcol_processor_sampling_records",
 		metric.WithDescription("Log records seen by the sampling processor, by outcome (rescaled, unknown_rate = no sampling rate known so counts were left as received, already_rescaled, not_flow = not a flow record, passed through untouched). [Development]"),
