@@ -60,6 +60,14 @@ const (
 	// ErrPanic: decoding the message panicked (a bug); the panic was
 	// recovered and the rest of the message dropped.
 	ErrPanic
+	// ErrUnknownDomain: a message from an (exporter, observation domain)
+	// the decoder holds no state for, carrying no template it could learn:
+	// it is dropped without creating state (its data sets could not be
+	// decoded anyway).
+	ErrUnknownDomain
+	// ErrTemplateBytesLimit: the templates held reach
+	// Config.MaxTemplateBytes; the new template is dropped.
+	ErrTemplateBytesLimit
 	numErrorKinds
 )
 
@@ -84,6 +92,8 @@ var errorNames = [numErrorKinds]string{
 	ErrDomainLimit:           "domain_limit",
 	ErrSamplerLimit:          "sampler_limit",
 	ErrPanic:                 "panic",
+	ErrUnknownDomain:         "unknown_domain",
+	ErrTemplateBytesLimit:    "template_bytes_limit",
 }
 
 // String returns a short snake_case name, usable as a metric attribute.
