@@ -60,3 +60,10 @@ func joinSnapshots(parts [][]byte) []byte {
 	}
 	return b
 }
+
+// Totals returns Stats().Total without copying the per-domain counters.
+func (d *Decoder) Totals() ErrorCounts {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.total
+}
