@@ -38,4 +38,3 @@ func ReadMessage(r io.Reader, buf []byte) ([]byte, error) {
 	}
 	return buf[:length], nil
 }
-
