@@ -68,6 +68,10 @@ const (
 	// ErrTemplateBytesLimit: the templates held reach
 	// Config.MaxTemplateBytes; the new template is dropped.
 	ErrTemplateBytesLimit
+	// ErrTemplateEvicted: a template of this domain was removed to make
+	// room for an exporter below its fair share (counted in the victim's
+	// domain; not returned by Decode).
+	ErrTemplateEvicted
 	numErrorKinds
 )
 
@@ -94,6 +98,7 @@ var errorNames = [numErrorKinds]string{
 	ErrPanic:                 "panic",
 	ErrUnknownDomain:         "unknown_domain",
 	ErrTemplateBytesLimit:    "template_bytes_limit",
+	ErrTemplateEvicted:       "template_evicted",
 }
 
 // String returns a short snake_case name, usable as a metric attribute.

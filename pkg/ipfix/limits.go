@@ -86,6 +86,8 @@ func (d *Decoder) evictFromLargest(e *exporter) bool {
 	}
 	d.removeTemplate(in, oldest)
 	in.stats.TemplatesEvicted++
+	in.stats.Errors[ErrTemplateEvicted]++
+	d.total[ErrTemplateEvicted]++
 	return true
 }
 

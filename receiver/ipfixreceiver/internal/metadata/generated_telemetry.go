@@ -86,7 +86,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	errs = errors.Join(errs, err)
 	builder.ReceiverIpfixDecodeErrors, err = builder.meter.Int64Counter(
 		"otelcol_receiver_ipfix_decode_errors",
-		metric.WithDescription("Decode errors and limit hits of all exporters by kind, including those no exporter's series carries (short_message, unknown_version, message_length, unknown_domain, exporter_limit, domain_limit, template_limit, template_bytes_limit, tcp_framing, ...). Never goes down when an exporter's state expires. [Development]"),
+		metric.WithDescription("Decode errors and limit hits of all exporters by kind, including those no exporter's series carries (short_message, unknown_version, message_length, unknown_domain, exporter_limit, domain_limit, template_limit, template_bytes_limit, template_evicted, tcp_framing, ...). Never goes down when an exporter's state expires. [Development]"),
 		metric.WithUnit("{error}"),
 	)
 	errs = errors.Join(errs, err)

@@ -72,7 +72,7 @@ func AssertEqualReceiverIpfixDatagramsReceived(t *testing.T, tt *componenttest.T
 func AssertEqualReceiverIpfixDecodeErrors(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_receiver_ipfix_decode_errors",
-		Description: "Decode errors and limit hits of all exporters by kind, including those no exporter's series carries (short_message, unknown_version, message_length, unknown_domain, exporter_limit, domain_limit, template_limit, template_bytes_limit, tcp_framing, ...). Never goes down when an exporter's state expires. [Development]",
+		Description: "Decode errors and limit hits of all exporters by kind, including those no exporter's series carries (short_message, unknown_version, message_length, unknown_domain, exporter_limit, domain_limit, template_limit, template_bytes_limit, template_evicted, tcp_framing, ...). Never goes down when an exporter's state expires. [Development]",
 		Unit:        "{error}",
 		Data: metricdata.Sum[int64]{
 			Temporality: metricdata.CumulativeTemporality,
