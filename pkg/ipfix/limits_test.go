@@ -1,6 +1,7 @@
 package ipfix
 
 import (
+	"net/netip"
 	"testing"
 	"time"
 )
@@ -78,4 +79,41 @@ func TestRestoreAfterTemplateBombIsBounded(t *testing.T) {
 	if s := d.Stats(); s.TemplateBytes > 64<<10 || s.TemplateBytes < 60<<10 {
 		t.Fatalf("restored %d template bytes with max 64 KiB", s.TemplateBytes)
 	}
+}
+
+// FuzzBoundedState feeds arbitrary messages from two exporters to two decoders sharing tight
+// limits: the bounds hold, the shared counts match what the decoders hold, nothing panics.
+func FuzzBoundedState(f *testing.F) {
+	for _, b := range fuzzSeeds() {
+		f.Add(b, b)
+	}
+	a, b := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2")
+	f.Fuzz(func(t *testing.T, m1, m2 []byte) {
+		sh := &Shared{}
+		cfg := Config{MaxTemplates: 4, MaxTemplateBytes: 256, MaxExporters: 2, MaxDomainsPerExporter: 2, Shared: sh}
+		d1, d2 := NewDecoder(cfg), NewDecoder(cfg)
+		for _, d := range []*Decoder{d1, d2} {
+			d.Decode(a, m1, nil)
+			d.Decode(b, m2, nil)
+			d.Decode(b, m1, nil)
+			d.Decode(a, m2, nil)
+		}
+		s1, s2 := d1.Stats(), d2.Stats()
+		if s1.Total[ErrPanic]+s2.Total[ErrPanic] != 0 {
+			t.Fatal("decoder panicked")
+		}
+		if n := s1.Templates + s2.Templates; n > 4 || n != sh.Templates() {
+			t.Fatalf("templates %d + %d, shared %d", s1.Templates, s2.Templates, sh.Templates())
+		}
+		if n := s1.TemplateBytes + s2.TemplateBytes; n > 256 || n != sh.TemplateBytes() {
+			t.Fatalf("template bytes %d + %d, shared %d", s1.TemplateBytes, s2.TemplateBytes, sh.TemplateBytes())
+		}
+		if n := s1.Exporters + s2.Exporters; n > 2 || n != sh.Exporters() {
+			t.Fatalf("exporters %d + %d, shared %d", s1.Exporters, s2.Exporters, sh.Exporters())
+		}
+		p := NewDecoder(Config{Shared: &Shared{}})
+		if err := p.Restore(Merge(d1, d2)); err != nil {
+			t.Fatalf("restore: %v", err)
+		}
+	})
 }
