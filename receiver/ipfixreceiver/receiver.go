@@ -156,6 +156,7 @@ func (r *ipfixReceiver) Addr() net.Addr {
 func (r *ipfixReceiver) handle(worker int, p *listener.Packet) {
 	if r.allowed != nil && !r.allowed.Contains(p.Exporter.Addr()) {
 		r.telemetry.ReceiverIpfixDatagramsDropped.Add(context.Background(), 1, r.dropOpts["not_allowed"])
+		r.logSource(p.Exporter.Addr(), "ipfix: input from an address outside allowed_exporters dropped")
 		return
 	}
 	w := r.workers[worker]
