@@ -174,6 +174,7 @@ func NewDecoder(cfg Config) *Decoder {
 	if cfg.TemplateTTL > 0 {
 		d.ttl = int64(cfg.TemplateTTL)
 	}
+	cfg.Shared.register(d)
 	return d
 }
 

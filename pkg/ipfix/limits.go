@@ -3,6 +3,7 @@ package ipfix
 import (
 	"encoding/binary"
 	"net/netip"
+	"sync"
 	"sync/atomic"
 )
 
@@ -10,6 +11,27 @@ import (
 // one Decoder per worker, one budget of exporters and templates.
 type Shared struct {
 	exporters, templates, templateBytes atomic.Int64
+
+	mu       sync.Mutex
+	decoders []*Decoder // every Decoder sharing the budget, for evictions across them
+}
+
+func (s *Shared) register(d *Decoder) {
+	s.mu.Lock()
+	s.decoders = append(s.decoders, d)
+	s.mu.Unlock()
+}
+
+func (s *Shared) others(d *Decoder) []*Decoder {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*Decoder, 0, len(s.decoders))
+	for _, o := range s.decoders {
+		if o != d {
+			out = append(out, o)
+		}
+	}
+	return out
 }
 
 // Exporters, Templates and TemplateBytes are the totals currently held.
@@ -32,9 +54,10 @@ const maxEvictions = 16
 
 // makeRoom checks the total template count and bytes for one more template
 // of size bytes from e. When they are reached and e holds less than its
-// fair share, the oldest template of the exporter of this decoder holding
-// the most (more than e will) is evicted, so a flood of templates from a
-// few sources cannot lock out an exporter that arrives later.
+// fair share, the oldest template of the exporter holding the most (more
+// than e will) is evicted, in this decoder or else in another one sharing
+// the budget, so a flood of templates from a few sources cannot lock out
+// an exporter that arrives later.
 func (d *Decoder) makeRoom(e *exporter, size int) ErrorKind {
 	sh := d.cfg.Shared
 	for range maxEvictions + 1 {
@@ -53,11 +76,29 @@ func (d *Decoder) makeRoom(e *exporter, size int) ErrorKind {
 		if e.templates+1 > fairCount || e.tbytes+size > fairBytes {
 			return kind
 		}
-		if !d.evictFromLargest(e) {
+		if !d.evictFromLargest(e) && !d.evictElsewhere(e) {
 			return kind
 		}
 	}
 	return ErrTemplateLimit
+}
+
+// evictElsewhere evicts from the largest holder of another Decoder sharing the budget (a
+// template bomb may sit on another worker than the newcomer). It only takes a Decoder whose
+// lock is free at once: two workers evicting for each other cannot deadlock, and one busy
+// decoding is skipped (the newcomer's next template announcement tries again).
+func (d *Decoder) evictElsewhere(e *exporter) bool {
+	for _, o := range d.cfg.Shared.others(d) {
+		if !o.mu.TryLock() {
+			continue
+		}
+		ok := o.evictFromLargest(e)
+		o.mu.Unlock()
+		if ok {
+			return true
+		}
+	}
+	return false
 }
 
 // evictFromLargest removes the oldest template of the exporter (not e)
