@@ -48,3 +48,18 @@ func TestValidateCatchesStartFailures(t *testing.T) {
 		assert.NoError(t, confmap.Validate(cfg), ok)
 	}
 }
+
+func TestLoadBounds(t *testing.T) {
+	tcp := load(t, "tcp")
+	assert.Equal(t, 2, tcp.MaxConnectionsPerExporter)
+	assert.Equal(t, 90*time.Second, tcp.IdleTimeout)
+	b := load(t, "bounded")
+	want := createDefaultConfig()
+	want.MaxExporters, want.MaxDomainsPerExporter, want.MaxTemplates, want.MaxTemplatesPerExporter = 64, 4, 512, 64
+	want.MaxTemplateBytes, want.MaxFieldsPerTemplate, want.MaxSequenceGap, want.MaxExporterSeries = 1<<20, 64, 100000, 128
+	assert.Equal(t, want, b)
+	dc := b.decoderConfig()
+	assert.Equal(t, 1<<20, dc.MaxTemplateBytes)
+	assert.Equal(t, 100000, dc.MaxSequenceGap)
+	assert.Equal(t, 4, dc.MaxDomainsPerExporter)
+}
