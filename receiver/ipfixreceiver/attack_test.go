@@ -197,7 +197,8 @@ func TestAttackHeaderOnlyDatagrams(t *testing.T) {
 		a.counter(t, "receiver_ipfix_decode_errors", "error", "unknown_domain"),
 		a.counter(t, "receiver_ipfix_datagrams_dropped", "reason", "queue_full"),
 		a.counter(t, "receiver_ipfix_datagrams_dropped", "reason", "kernel"), peak>>20, peakRSS())
-	require.Less(t, peak, uint64(256<<20), "peak heap")
+	// 262,144 domains of state would take several hundred MiB; none is created.
+	require.Less(t, peak, uint64(96<<20), "peak heap")
 	require.Zero(t, a.rx.decoder.shared.Exporters())
 	require.Zero(t, a.counter(t, "receiver_ipfix_exporters", "", ""))
 	// Logged, naming the source, once per source at most.
