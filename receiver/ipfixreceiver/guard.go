@@ -27,6 +27,7 @@ type guard struct {
 	refusalOpts [tcpserver.NumReasons]metric.MeasurementOption
 	exported    ipfix.ErrorCounts
 	limiter     *throttle.PerKey[netip.Addr]
+	nextPersist time.Time
 }
 
 func newGuard() guard {
@@ -79,6 +80,18 @@ func (r *ipfixReceiver) logSource(src netip.Addr, msg string, fields ...zap.Fiel
 	}
 	fields = append(fields, zap.Stringer("exporter", src), zap.Uint64("suppressed_since_last", suppressed))
 	r.set.Logger.Warn(msg, fields...)
+}
+
+// persistPaced saves the state when it changed, at most once a second, and after a large
+// snapshot no sooner than a second per MiB written (at most 30 s): under a template bomb the
+// state changes constantly, and the storage is not rewritten with megabytes every second.
+// Shutdown always saves.
+func (r *ipfixReceiver) persistPaced(ctx context.Context, now time.Time) {
+	if now.Before(r.nextPersist) {
+		return
+	}
+	n := r.persist(ctx)
+	r.nextPersist = now.Add(min(time.Duration(n>>20)*time.Second, 30*time.Second))
 }
 
 // reportDecoder exports the decoder-wide error totals (deltas) and the state gauges.

@@ -212,8 +212,8 @@ func (r *ipfixReceiver) background(ctx context.Context) {
 		case now := <-flush.C:
 			r.flushAged(now)
 			r.reportListener(ctx)
-		case <-persist.C:
-			r.persist(ctx)
+		case now := <-persist.C:
+			r.persistPaced(ctx, now)
 			r.reportDecoder(ctx)
 			r.decoder.expirePool()
 		case <-emit.C:
@@ -316,19 +316,22 @@ func (r *ipfixReceiver) openStorage(ctx context.Context, host component.Host) er
 }
 
 // persist saves templates and sampling state when they changed since the last save.
-func (r *ipfixReceiver) persist(ctx context.Context) {
+// It returns the bytes written (0 when nothing changed).
+func (r *ipfixReceiver) persist(ctx context.Context) int {
 	if r.client == nil {
-		return
+		return 0
 	}
 	g := r.decoder.Generation()
 	if g == r.saved {
-		return
+		return 0
 	}
-	if err := r.client.Set(ctx, stateKey, r.decoder.Snapshot()); err != nil {
+	snap := r.decoder.Snapshot()
+	if err := r.client.Set(ctx, stateKey, snap); err != nil {
 		r.set.Logger.Warn("cannot save templates", zap.Error(err))
-		return
+		return 0
 	}
 	r.saved = g
+	return len(snap)
 }
 
 func (r *ipfixReceiver) closeStorage(ctx context.Context) {
