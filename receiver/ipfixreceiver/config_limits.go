@@ -59,14 +59,7 @@ func (c *Config) validateLimits() []error {
 			errs = append(errs, fmt.Errorf("endpoint %q: host %q is neither an IP address nor a host name", c.Endpoint, host))
 		}
 	}
-	if c.TLS != nil {
-		if err := c.TLS.Validate(); err != nil {
-			errs = append(errs, fmt.Errorf("tls: %w", err))
-		}
-		if c.TLS.CertFile == "" && c.TLS.CertPem == "" {
-			errs = append(errs, fmt.Errorf("tls: cert_file (or cert_pem) is required to serve TLS"))
-		}
-	}
+	// tls is validated by configtls itself (a server needs a certificate and a key).
 	return errs
 }
 

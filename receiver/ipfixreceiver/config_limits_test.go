@@ -25,7 +25,7 @@ func TestValidateCatchesStartFailures(t *testing.T) {
 		{"tls without certificate", func(c *Config) {
 			c.Transport = "tcp"
 			c.TLS = &configtls.ServerConfig{}
-		}, "cert_file"},
+		}, "certificate and key"},
 		{"zero template bound", func(c *Config) { c.MaxTemplates = 0 }, "max_templates 0"},
 		{"per-exporter above total", func(c *Config) { c.MaxTemplates = 10 }, "max_templates_per_exporter 1024 is above max_templates 10"},
 		{"zero template bytes", func(c *Config) { c.MaxTemplateBytes = 0 }, "max_template_bytes 0"},
