@@ -52,7 +52,16 @@ func (c *Config) validateLimits() []error {
 		errs = append(errs, fmt.Errorf("idle_timeout %s is negative (0 takes the default)", c.IdleTimeout))
 	}
 	if host, port, err := net.SplitHostPort(c.Endpoint); err == nil {
-		if n, perr := strconv.Atoi(port); perr != nil || n < 0 || n > 65535 {
+		if n, perr := strconv.Atoi(port); perr != nil {
+			// A service name is looked up in the local services database, as at start.
+			network := "udp"
+			if c.Transport == "tcp" {
+				network = "tcp"
+			}
+			if _, lerr := net.LookupPort(network, port); lerr != nil {
+				errs = append(errs, fmt.Errorf("endpoint %q: port %q is neither a number nor a known %s service", c.Endpoint, port, network))
+			}
+		} else if n < 0 || n > 65535 {
 			errs = append(errs, fmt.Errorf("endpoint %q: port %q is not a number from 0 to 65535", c.Endpoint, port))
 		}
 		if host != "" && net.ParseIP(host) == nil && !validHostname(host) {

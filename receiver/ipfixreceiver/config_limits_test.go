@@ -19,7 +19,7 @@ func TestValidateCatchesStartFailures(t *testing.T) {
 		edit func(*Config)
 		want string
 	}{
-		{"port not a number", func(c *Config) { c.Endpoint = "0.0.0.0:ipfix" }, `port "ipfix"`},
+		{"port not a number", func(c *Config) { c.Endpoint = "0.0.0.0:no-such-service" }, `port "no-such-service"`},
 		{"port out of range", func(c *Config) { c.Endpoint = "0.0.0.0:70000" }, `port "70000"`},
 		{"host not a name", func(c *Config) { c.Endpoint = "no such host:4739" }, `host "no such host"`},
 		{"tls without certificate", func(c *Config) {
