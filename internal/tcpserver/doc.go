@@ -39,4 +39,9 @@
 //		// The server closes c when the handler returns.
 //	})
 //	defer srv.Close() // stops accepting, closes every connection, waits for the handlers
+//
+// A connection holds its slot until its handler returns: a handler that hands the connection
+// to another goroutine (a BGP session) waits for that goroutine to be done with it. The
+// embedded c.Conn is the accepted *net.TCPConn (a *tls.Conn with TLS), for socket options
+// such as IP_TTL; listener options (TCP-MD5 keys) are set on the listener before New.
 package tcpserver

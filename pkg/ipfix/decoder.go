@@ -13,7 +13,9 @@ const (
 	DefaultMaxExporters            = 1024
 	DefaultMaxDomainsPerExporter   = 256
 	DefaultMaxTemplatesPerExporter = 1024
-	DefaultMaxTemplates            = 65536
+	DefaultMaxTemplates            = 16384
+	DefaultMaxTemplateBytes        = 8 << 20
+	DefaultMaxSequenceGap          = 1 << 24
 	DefaultMaxFieldsPerTemplate    = 256
 	DefaultMaxRecordsPerSet        = 8192
 	DefaultMaxSamplersPerDomain    = 64
@@ -35,6 +37,27 @@ type Config struct {
 	// domains together; MaxTemplates those of the whole decoder.
 	MaxTemplatesPerExporter int
 	MaxTemplates            int
+	// MaxTemplateBytes bounds the template records held (as received, all
+	// exporters together). When the total count or bytes are reached, an
+	// exporter holding less than its fair share (the total over the
+	// exporters) takes the room of the oldest template of the exporter
+	// holding the most; any other is refused (ErrTemplateLimit,
+	// ErrTemplateBytesLimit).
+	MaxTemplateBytes int
+	// MaxSequenceGap is the largest forward sequence jump counted as loss;
+	// a larger one counts as a reset (in sequence units: data records for
+	// IPFIX, packets for NetFlow v9).
+	MaxSequenceGap int
+	// Shared, when set, holds the exporter, template and template byte
+	// counts of several Decoders (one per worker), so MaxExporters,
+	// MaxTemplates and MaxTemplateBytes bound them together.
+	Shared *Shared
+	// Pool, when set, is a Decoder holding restored state (Restore) that
+	// decodes nothing itself: a domain this Decoder does not know is moved
+	// from the pool on its first message. Workers fed by SO_REUSEPORT
+	// sockets share one pool, since which worker an exporter lands on
+	// after a restart is the kernel's choice.
+	Pool *Decoder
 	// MaxFieldsPerTemplate bounds the fields of one template.
 	MaxFieldsPerTemplate int
 	// MaxRecordsPerSet bounds the records decoded from one set.
@@ -64,6 +87,12 @@ func (c *Config) setDefaults() {
 	def(&c.MaxDomainsPerExporter, DefaultMaxDomainsPerExporter)
 	def(&c.MaxTemplatesPerExporter, DefaultMaxTemplatesPerExporter)
 	def(&c.MaxTemplates, DefaultMaxTemplates)
+	def(&c.MaxTemplateBytes, DefaultMaxTemplateBytes)
+	def(&c.MaxSequenceGap, DefaultMaxSequenceGap)
+	c.MaxSequenceGap = min(c.MaxSequenceGap, 1<<31-1)
+	if c.Shared == nil {
+		c.Shared = &Shared{}
+	}
 	def(&c.MaxFieldsPerTemplate, DefaultMaxFieldsPerTemplate)
 	def(&c.MaxRecordsPerSet, DefaultMaxRecordsPerSet)
 	def(&c.MaxSamplersPerDomain, DefaultMaxSamplersPerDomain)
@@ -103,6 +132,7 @@ type exporter struct {
 	addr      netip.Addr
 	domains   map[domainKey]*domain
 	templates int
+	tbytes    int     // template record bytes held
 	last      *domain // cache of the last domain used
 }
 
@@ -121,7 +151,11 @@ type Decoder struct {
 	exporters map[netip.Addr]*exporter
 	lastExp   *exporter
 	templates int
+	tbytes    int
 	errors    ErrorCounts
+	// total counts every error by kind, in domains or not, and is never
+	// reset (domains that are forgotten take their counters with them).
+	total     ErrorCounts
 	lastSweep int64
 	// gen counts changes of the state Snapshot saves (templates, sampling).
 	gen atomic.Uint64
@@ -140,6 +174,7 @@ func NewDecoder(cfg Config) *Decoder {
 	if cfg.TemplateTTL > 0 {
 		d.ttl = int64(cfg.TemplateTTL)
 	}
+	cfg.Shared.register(d)
 	return d
 }
 
@@ -198,6 +233,7 @@ func (d *Decoder) Decode(exporter netip.Addr, msg []byte, fn func(*Record)) (err
 // note counts an error in dom (or globally) and remembers the first one
 // of the message.
 func (d *Decoder) note(dom *domain, k ErrorKind) {
+	d.total[k]++
 	if dom != nil {
 		dom.stats.Errors[k]++
 	} else {
@@ -208,26 +244,31 @@ func (d *Decoder) note(dom *domain, k ErrorKind) {
 	}
 }
 
-// domain returns the state of (addr, key), creating it within the limits.
-func (d *Decoder) domain(addr netip.Addr, key domainKey, now int64) *domain {
+// domain returns the state of (addr, key), creating it within the limits
+// when create is set (else nil when unknown, with nothing counted).
+func (d *Decoder) domain(addr netip.Addr, key domainKey, now int64, create bool) *domain {
 	e := d.lastExp
 	if e == nil || e.addr != addr {
 		e = d.exporters[addr]
 		if e == nil {
-			if len(d.exporters) >= d.cfg.MaxExporters {
+			if !create {
+				return nil
+			}
+			if int(d.cfg.Shared.exporters.Load()) >= d.cfg.MaxExporters {
 				// Sweeping walks all state: at most once a second here,
 				// or a flood of new sources would make every message
 				// cost a sweep.
 				if now-d.lastSweep >= int64(time.Second) {
 					d.sweep(now)
 				}
-				if len(d.exporters) >= d.cfg.MaxExporters {
+				if int(d.cfg.Shared.exporters.Load()) >= d.cfg.MaxExporters {
 					d.note(nil, ErrExporterLimit)
 					return nil
 				}
 			}
 			e = &exporter{addr: addr, domains: make(map[domainKey]*domain)}
 			d.exporters[addr] = e
+			d.cfg.Shared.exporters.Add(1)
 		}
 		d.lastExp = e
 	}
@@ -235,6 +276,9 @@ func (d *Decoder) domain(addr netip.Addr, key domainKey, now int64) *domain {
 	if dom == nil || dom.key != key {
 		dom = e.domains[key]
 		if dom == nil {
+			if !create {
+				return nil
+			}
 			if len(e.domains) >= d.cfg.MaxDomainsPerExporter {
 				d.note(nil, ErrDomainLimit)
 				return nil
@@ -271,6 +315,7 @@ func (d *Decoder) sweep(now int64) {
 		e.last = nil
 		if len(e.domains) == 0 {
 			delete(d.exporters, addr)
+			d.cfg.Shared.exporters.Add(-1)
 		}
 	}
 	d.lastExp = nil
@@ -302,9 +347,12 @@ func (d *Decoder) decodeIPFIX(addr netip.Addr, msg []byte, now int64, fn func(*R
 	exportSecs := binary.BigEndian.Uint32(msg[4:])
 	seq := binary.BigEndian.Uint32(msg[8:])
 	domID := binary.BigEndian.Uint32(msg[12:])
-	dom := d.domain(addr, domainKey{FlowTypeIPFIX, domID}, now)
+	dom, created := d.domainFor(addr, domainKey{FlowTypeIPFIX, domID}, msg[ipfixHeaderLen:], now)
 	if dom == nil {
 		return
+	}
+	if created {
+		defer d.dropIfEmpty(dom)
 	}
 	dom.stats.Packets++
 	flowsBefore := dom.stats.Records
@@ -348,7 +396,7 @@ func (d *Decoder) decodeIPFIX(addr netip.Addr, msg []byte, now int64, fn func(*R
 		}
 	}
 	mark := seqMark{seq: seq, all: records, flows: uint32(dom.stats.Records - flowsBefore)}
-	dom.seq.observe(mark, known, ipfixReorderWindow, true, &dom.stats)
+	dom.seq.observe(mark, known, ipfixReorderWindow, int32(d.cfg.MaxSequenceGap), true, &dom.stats)
 }
 
 // ipfixTemplateSet learns every template record of an IPFIX (options)
@@ -390,9 +438,12 @@ func (d *Decoder) decodeV9(addr netip.Addr, msg []byte, now int64, fn func(*Reco
 	unixSecs := binary.BigEndian.Uint32(msg[8:])
 	seq := binary.BigEndian.Uint32(msg[12:])
 	sourceID := binary.BigEndian.Uint32(msg[16:])
-	dom := d.domain(addr, domainKey{FlowTypeNetFlowV9, sourceID}, now)
+	dom, created := d.domainFor(addr, domainKey{FlowTypeNetFlowV9, sourceID}, msg[v9HeaderLen:], now)
 	if dom == nil {
 		return
+	}
+	if created {
+		defer d.dropIfEmpty(dom)
 	}
 	dom.stats.Packets++
 	if dom.seq.valid && int32(sysUptime-dom.seq.uptime) < -v9UptimeRestart {
@@ -404,7 +455,7 @@ func (d *Decoder) decodeV9(addr netip.Addr, msg []byte, now int64, fn func(*Reco
 		dom.seq.uptime = sysUptime
 	}
 	// NetFlow v9 sequence numbers count packets (RFC 3954 section 5.1).
-	dom.seq.observe(seqMark{seq: seq, all: 1, flows: 1}, true, v9ReorderWindow, false, &dom.stats)
+	dom.seq.observe(seqMark{seq: seq, all: 1, flows: 1}, true, v9ReorderWindow, int32(d.cfg.MaxSequenceGap), false, &dom.stats)
 
 	ctx := msgContext{
 		flowType:   FlowTypeNetFlowV9,

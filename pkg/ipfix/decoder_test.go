@@ -625,7 +625,7 @@ func TestMalformedV9(t *testing.T) {
 		{"options empty", newV9(1, 1, 0, 0).set(1).u16(256).u16(0).u16(0).bytes(), ErrTemplateZeroFields},
 		{"options truncated", newV9(1, 1, 0, 0).set(1).u16(256).u16(4).u16(40).u32(0).bytes(), ErrTemplateTruncated},
 		{"template truncated", newV9(1, 1, 0, 0).set(0).u16(256).u16(10).u32(0).bytes(), ErrTemplateTruncated},
-		{"reserved flowset", newV9(1, 1, 0, 0).set(7).u32(0).bytes(), ErrReservedSetID},
+		{"reserved flowset", newV9(1, 1, 0, 0).set(0).tmpl(300, fs{1, 4, 0}).set(7).u32(0).bytes(), ErrReservedSetID},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -651,12 +651,18 @@ func TestLimits(t *testing.T) {
 	m = newIPFIX(1, 0, 1)
 	m.set(2).tmpl(256, fs{1, 4, 0})
 	collect(t, d, exporterA, m.bytes())
-	if st = domainStats(t, d, exporterA, FlowTypeIPFIX, 1); st.Templates != 0 || st.Errors[ErrTemplateLimit] != 1 {
-		t.Errorf("template limit across domains: %+v", st)
+	// A domain created by a template that could not be learned is not kept.
+	if s := d.Stats(); len(s.Domains) != 1 || s.Total[ErrTemplateLimit] != 2 {
+		t.Errorf("template limit across domains: %+v", s)
 	}
-	// Domains per exporter.
-	collect(t, d, exporterA, newIPFIX(1, 0, 2).bytes())
-	if s := d.Stats(); s.Errors[ErrDomainLimit] != 1 || len(s.Domains) != 2 {
+	// Domains per exporter: room for templates again, then a third domain.
+	dd := NewDecoder(Config{MaxDomainsPerExporter: 2})
+	for dom := range uint32(3) {
+		m = newIPFIX(1, 0, dom)
+		m.set(2).tmpl(256, fs{1, 4, 0})
+		collect(t, dd, exporterA, m.bytes())
+	}
+	if s := dd.Stats(); s.Errors[ErrDomainLimit] != 1 || len(s.Domains) != 2 {
 		t.Errorf("domain limit: %+v", s)
 	}
 	// Records per set: 7 records, 5 decoded.
@@ -680,8 +686,10 @@ func TestLimits(t *testing.T) {
 		t.Errorf("sampler limit: %+v", st)
 	}
 	// Exporters.
-	collect(t, d, "192.0.2.2", newIPFIX(1, 0, 0).bytes())
-	collect(t, d, "192.0.2.3", newIPFIX(1, 0, 0).bytes())
+	tm := newIPFIX(1, 0, 0)
+	tm.set(2).tmpl(256, fs{1, 4, 0})
+	collect(t, d, "192.0.2.2", tm.bytes())
+	collect(t, d, "192.0.2.3", tm.bytes())
 	if s := d.Stats(); s.Errors[ErrExporterLimit] != 1 || s.Exporters != 2 {
 		t.Errorf("exporter limit: %+v", s)
 	}
@@ -692,6 +700,82 @@ func TestLimits(t *testing.T) {
 	collect(t, d, exporterA, m.bytes())
 	if s := d.Stats(); s.Templates != 1 || s.Domains[0].Errors[ErrTemplateLimit] != 1 {
 		t.Errorf("total template limit: %+v", s)
+	}
+	// Template bytes: 4 + 4 per field.
+	d = NewDecoder(Config{MaxTemplateBytes: 20})
+	m = newIPFIX(1, 0, 0)
+	m.set(2).tmpl(256, fs{1, 4, 0}, fs{2, 4, 0}).tmpl(257, fs{1, 4, 0}, fs{2, 4, 0})
+	collect(t, d, exporterA, m.bytes())
+	if s := d.Stats(); s.Templates != 1 || s.TemplateBytes != 12 || s.Total[ErrTemplateBytesLimit] != 1 {
+		t.Errorf("template bytes limit: %+v", s)
+	}
+}
+
+func TestHeaderOnlyMessagesLeaveNoState(t *testing.T) {
+	d := NewDecoder(Config{})
+	for src := range 64 {
+		for dom := range uint32(16) {
+			exp := netip.AddrFrom4([4]byte{127, 1, byte(src), 1}).String()
+			collect(t, d, exp, newIPFIX(1, 0, dom).bytes(), newV9(1, 1, 0, dom).bytes())
+		}
+	}
+	s := d.Stats()
+	if s.Exporters != 0 || len(s.Domains) != 0 || s.Errors[ErrUnknownDomain] != 64*16*2 {
+		t.Fatalf("header-only messages: %d exporters, %d domains, unknown_domain %d",
+			s.Exporters, len(s.Domains), s.Errors[ErrUnknownDomain])
+	}
+}
+
+func TestFairShareEviction(t *testing.T) {
+	sh := &Shared{}
+	// Two decoders (workers) share one budget of 8 templates.
+	d1 := NewDecoder(Config{MaxTemplates: 8, Shared: sh})
+	d2 := NewDecoder(Config{MaxTemplates: 8, Shared: sh})
+	bomb := newIPFIX(1, 0, 0)
+	bomb.set(2)
+	for id := range uint16(10) {
+		bomb.tmpl(256+id, fs{1, 4, 0})
+	}
+	collect(t, d1, "127.0.0.66", bomb.bytes())
+	if sh.Templates() != 8 || d1.Stats().Total[ErrTemplateLimit] != 2 {
+		t.Fatalf("bomb: %d templates held, %+v", sh.Templates(), d1.Stats().Total)
+	}
+	// A legitimate exporter on the other worker takes the room of the bomb's oldest template,
+	// although the bomb sits in another decoder.
+	legit := newIPFIX(1, 0, 0)
+	legit.set(2).tmpl(256, fs{1, 4, 0}, fs{2, 4, 0})
+	legit.set(256).u32(1).u32(2)
+	if recs := collect(t, d2, "127.0.0.2", legit.bytes()); len(recs) != 1 || sh.Templates() != 8 {
+		t.Fatalf("legitimate exporter on another worker: %d records, %d templates", len(recs), sh.Templates())
+	}
+	// And so does one on the bomb's worker.
+	recs := collect(t, d1, "127.0.0.1", legit.bytes())
+	if len(recs) != 1 || recs[0].Packets != 2 || sh.Templates() != 8 {
+		t.Fatalf("legitimate exporter after the bomb: %d records, %d templates", len(recs), sh.Templates())
+	}
+	if st := domainStats(t, d1, "127.0.0.66", FlowTypeIPFIX, 0); st.TemplatesEvicted != 2 || st.Templates != 6 {
+		t.Fatalf("bomb's domain: %+v", st)
+	}
+	// The bomb cannot take it back: it is over its fair share (8 / 2 exporters).
+	collect(t, d1, "127.0.0.66", bomb.bytes())
+	if recs := collect(t, d1, "127.0.0.1", legit.bytes()); len(recs) != 1 {
+		t.Fatal("the bomb pushed the legitimate exporter out")
+	}
+}
+
+func TestSequenceJumpIsAReset(t *testing.T) {
+	d := NewDecoder(Config{MaxSequenceGap: 1000})
+	tm := newIPFIX(1, 0, 0)
+	tm.set(2).tmpl(256, fs{1, 4, 0})
+	msg := func(seq uint32) []byte {
+		m := newIPFIX(1, seq, 0)
+		m.set(256).u32(1)
+		return m.bytes()
+	}
+	collect(t, d, exporterA, tm.bytes(), msg(0), msg(1), msg(12), msg(1<<30+13), msg(5))
+	st := domainStats(t, d, exporterA, FlowTypeIPFIX, 0)
+	if st.SequenceGaps != 1 || st.SequenceLost != 10 || st.SequenceResets != 2 {
+		t.Fatalf("gaps %d lost %d resets %d, want 1 10 2", st.SequenceGaps, st.SequenceLost, st.SequenceResets)
 	}
 }
 
@@ -719,7 +803,7 @@ func TestTemplateTTL(t *testing.T) {
 	}
 	// Idle exporters are forgotten by the sweep.
 	clk.t = clk.t.Add(time.Hour)
-	collect(t, d, "192.0.2.99", newIPFIX(1, 0, 0).bytes())
+	collect(t, d, "192.0.2.99", tm.bytes())
 	if s := d.Stats(); s.Exporters != 1 || s.Domains[0].Exporter != addr("192.0.2.99") {
 		t.Errorf("sweep: %+v", s)
 	}

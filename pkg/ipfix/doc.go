@@ -72,12 +72,26 @@
 // the message instead of before it (softflowd) are recognised in the
 // first messages of a domain, so they show no false gaps.
 //
+// An unknown (exporter, domain) gets state only from a message carrying a
+// template it can learn (a domain left without template is dropped at
+// once): header-only or data-only messages from spoofed sources leave
+// nothing behind and are counted as ErrUnknownDomain. Total templates
+// (MaxTemplates) and template bytes (MaxTemplateBytes) are shared fairly:
+// an exporter below its fair share takes the room of the oldest template
+// of the exporter holding the most, so a template bomb from a few sources
+// cannot lock a newcomer out. Stats.Total counts every error by kind and
+// never goes down. Sequence jumps larger than MaxSequenceGap count as
+// resets, not loss.
+//
 // # Concurrency
 //
 // A Decoder holds a mutex: Decode, Stats, Snapshot and Restore may be
 // called from several goroutines, but Decode calls run one at a time and
 // the callback runs under the lock (it must not call the Decoder). To use
 // several cores, run one Decoder per worker and send each exporter
-// always to the same worker (for example by hashing its address), since
-// templates are per exporter.
+// always to the same worker (SO_REUSEPORT does, by source address and
+// port), since templates are per exporter. Workers share their limits
+// through Config.Shared, and restored state through Config.Pool: a pool
+// Decoder takes the Restore and hands each domain to the worker that
+// first meets it; Merge writes the snapshot of pool and workers.
 package ipfix

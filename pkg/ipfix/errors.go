@@ -60,6 +60,18 @@ const (
 	// ErrPanic: decoding the message panicked (a bug); the panic was
 	// recovered and the rest of the message dropped.
 	ErrPanic
+	// ErrUnknownDomain: a message from an (exporter, observation domain)
+	// the decoder holds no state for, carrying no template it could learn:
+	// it is dropped without creating state (its data sets could not be
+	// decoded anyway).
+	ErrUnknownDomain
+	// ErrTemplateBytesLimit: the templates held reach
+	// Config.MaxTemplateBytes; the new template is dropped.
+	ErrTemplateBytesLimit
+	// ErrTemplateEvicted: a template of this domain was removed to make
+	// room for an exporter below its fair share (counted in the victim's
+	// domain; not returned by Decode).
+	ErrTemplateEvicted
 	numErrorKinds
 )
 
@@ -84,6 +96,9 @@ var errorNames = [numErrorKinds]string{
 	ErrDomainLimit:           "domain_limit",
 	ErrSamplerLimit:          "sampler_limit",
 	ErrPanic:                 "panic",
+	ErrUnknownDomain:         "unknown_domain",
+	ErrTemplateBytesLimit:    "template_bytes_limit",
+	ErrTemplateEvicted:       "template_evicted",
 }
 
 // String returns a short snake_case name, usable as a metric attribute.

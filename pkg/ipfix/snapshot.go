@@ -203,39 +203,45 @@ func (d *Decoder) Restore(b []byte) error {
 	now := d.cfg.Now().UnixNano()
 	for _, se := range snap {
 		for _, sd := range se.domains {
-			dom := d.domain(se.addr, sd.key, now)
+			dom := d.domain(se.addr, sd.key, now, true)
 			if dom == nil {
 				continue // limits
 			}
-			if dom.sysInitMs == 0 {
-				dom.sysInitMs = sd.sysInitMs
-			}
-			if dom.samplers.defaultRate == 0 {
-				dom.samplers.defaultRate = sd.defRate
-			}
-			current := dom.samplers.current
-			if current == 0 {
-				current = sd.curRat
-			}
-			for _, s := range sd.samplers {
-				if _, ok := dom.samplers.lookup(s.kind, s.id); !ok && s.rate != 0 &&
-					(s.kind == samplerKindID || s.kind == samplerKindSelector) {
-					dom.samplers.set(s.kind, s.id, s.rate, d.cfg.MaxSamplersPerDomain)
-				}
-			}
-			dom.samplers.current = current
-			for _, st := range sd.templates {
-				if d.ttl > 0 && now-st.refreshed > d.ttl {
-					continue
-				}
-				id := binary.BigEndian.Uint16(st.raw)
-				if old := dom.templates[id]; old != nil && old.refreshed >= st.refreshed {
-					continue
-				}
-				d.learnTemplate(dom, st.raw, st.options, st.refreshed)
-			}
+			d.restoreDomain(dom, sd, now)
+			d.dropIfEmpty(dom)
 		}
 	}
 	d.firstErr = ErrNone
 	return nil
+}
+
+// restoreDomain merges the saved state of one domain.
+func (d *Decoder) restoreDomain(dom *domain, sd snapDomain, now int64) {
+	if dom.sysInitMs == 0 {
+		dom.sysInitMs = sd.sysInitMs
+	}
+	if dom.samplers.defaultRate == 0 {
+		dom.samplers.defaultRate = sd.defRate
+	}
+	current := dom.samplers.current
+	if current == 0 {
+		current = sd.curRat
+	}
+	for _, s := range sd.samplers {
+		if _, ok := dom.samplers.lookup(s.kind, s.id); !ok && s.rate != 0 &&
+			(s.kind == samplerKindID || s.kind == samplerKindSelector) {
+			dom.samplers.set(s.kind, s.id, s.rate, d.cfg.MaxSamplersPerDomain)
+		}
+	}
+	dom.samplers.current = current
+	for _, st := range sd.templates {
+		if d.ttl > 0 && now-st.refreshed > d.ttl {
+			continue
+		}
+		id := binary.BigEndian.Uint16(st.raw)
+		if old := dom.templates[id]; old != nil && old.refreshed >= st.refreshed {
+			continue
+		}
+		d.learnTemplate(dom, st.raw, st.options, st.refreshed)
+	}
 }

@@ -30,6 +30,10 @@ type DomainStats struct {
 	// TemplatesLearned counts new or changed templates,
 	// TemplatesWithdrawn IPFIX withdrawals, TemplatesExpired TTL expiry.
 	TemplatesLearned, TemplatesWithdrawn, TemplatesExpired uint64
+	// TemplatesEvicted counts templates removed to make room for an
+	// exporter below its fair share of Config.MaxTemplates or
+	// Config.MaxTemplateBytes.
+	TemplatesEvicted uint64
 
 	// SamplingRate is the rate last learned from options data (0 when
 	// none was).
@@ -45,10 +49,13 @@ type Stats struct {
 	Domains []DomainStats
 	// Errors counts errors that could not be tied to a domain: short
 	// messages, unknown versions, bad message lengths, exporter and
-	// domain limits.
+	// domain limits, messages of unknown domains without a template.
 	Errors ErrorCounts
-	// Exporters and Templates are the numbers currently tracked.
-	Exporters, Templates int
+	// Total counts every error by kind, in domains or not, since the
+	// decoder started (it never goes down).
+	Total ErrorCounts
+	// Exporters, Templates and TemplateBytes are what is currently held.
+	Exporters, Templates, TemplateBytes int
 }
 
 // Stats returns a copy of the counters. It is safe to call concurrently
@@ -56,7 +63,8 @@ type Stats struct {
 func (d *Decoder) Stats() Stats {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	s := Stats{Errors: d.errors, Exporters: len(d.exporters), Templates: d.templates}
+	s := Stats{Errors: d.errors, Total: d.total, Exporters: len(d.exporters), Templates: d.templates,
+		TemplateBytes: d.tbytes}
 	for _, e := range d.exporters {
 		for _, dom := range e.domains {
 			ds := dom.stats
@@ -86,7 +94,6 @@ func (d *Decoder) Stats() Stats {
 const (
 	ipfixReorderWindow = 1 << 16 // data records
 	v9ReorderWindow    = 1 << 10 // packets
-	maxGap             = 1 << 30
 	// v9UptimeRestart: a NetFlow v9 sysUptime going backwards by more
 	// than this (ms) means the exporter restarted.
 	v9UptimeRestart = 10_000
@@ -151,7 +158,7 @@ func seqDiff(mode uint8, prev, m seqMark) int32 {
 // of its records could be counted: it then only resets the baseline.
 // window is the reorder window; adapt allows other conventions than
 // seqRFC (IPFIX).
-func (s *seqState) observe(m seqMark, known bool, window int32, adapt bool, st *DomainStats) {
+func (s *seqState) observe(m seqMark, known bool, window, maxGap int32, adapt bool, st *DomainStats) {
 	if !known {
 		s.valid, s.altValid = false, false
 		return

@@ -197,13 +197,16 @@ func (d *Decoder) learnTemplate(dom *domain, raw []byte, options bool, now int64
 		}
 		return ErrTemplateZeroLength
 	}
-	if old == nil {
-		if dom.exp.templates >= d.cfg.MaxTemplatesPerExporter || d.templates >= d.cfg.MaxTemplates {
-			return ErrTemplateLimit
-		}
-		dom.exp.templates++
-		d.templates++
+	if old != nil {
+		d.removeTemplate(dom, old)
 	}
+	if dom.exp.templates >= d.cfg.MaxTemplatesPerExporter {
+		return ErrTemplateLimit
+	}
+	if k := d.makeRoom(dom.exp, len(raw)); k != ErrNone {
+		return k
+	}
+	d.account(dom.exp, 1, len(raw))
 	dom.templates[id] = &template{
 		id:        id,
 		options:   options,
@@ -222,8 +225,7 @@ func (d *Decoder) removeTemplate(dom *domain, t *template) {
 		return
 	}
 	delete(dom.templates, t.id)
-	dom.exp.templates--
-	d.templates--
+	d.account(dom.exp, -1, -len(t.raw))
 	d.gen.Add(1)
 }
 

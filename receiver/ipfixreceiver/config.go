@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/collector/config/configtls"
 
 	"github.com/erviz/otelcol-erviz/internal/cidrset"
+	"github.com/erviz/otelcol-erviz/pkg/ipfix"
 	"github.com/erviz/otelcol-erviz/receiver/ipfixreceiver/internal/metadata"
 )
 
@@ -47,6 +48,19 @@ type Config struct {
 	// MetricsInterval is how often per-exporter metrics are emitted.
 	MetricsInterval time.Duration `mapstructure:"metrics_interval"`
 
+	// Bounds of the decoder state (config_limits.go; README "Limits").
+	MaxDomainsPerExporter int `mapstructure:"max_domains_per_exporter"`
+	MaxTemplates          int `mapstructure:"max_templates"`
+	MaxTemplateBytes      int `mapstructure:"max_template_bytes"`
+	MaxFieldsPerTemplate  int `mapstructure:"max_fields_per_template"`
+	// MaxSequenceGap: a larger forward jump of the sequence number counts as a reset.
+	MaxSequenceGap int `mapstructure:"max_sequence_gap"`
+	// MaxExporterSeries bounds the (exporter, domain) pairs whose metrics are emitted.
+	MaxExporterSeries int `mapstructure:"max_exporter_series"`
+	// MaxConnectionsPerExporter and IdleTimeout harden the TCP listener.
+	MaxConnectionsPerExporter int           `mapstructure:"max_connections_per_exporter"`
+	IdleTimeout               time.Duration `mapstructure:"idle_timeout"`
+
 	metadata.MetricsBuilderConfig `mapstructure:",squash"`
 }
 
@@ -65,6 +79,15 @@ func createDefaultConfig() *Config {
 		BatchTimeout:            200 * time.Millisecond,
 		MetricsInterval:         60 * time.Second,
 		MetricsBuilderConfig:    metadata.NewDefaultMetricsBuilderConfig(),
+
+		MaxDomainsPerExporter:     ipfix.DefaultMaxDomainsPerExporter,
+		MaxTemplates:              ipfix.DefaultMaxTemplates,
+		MaxTemplateBytes:          ipfix.DefaultMaxTemplateBytes,
+		MaxFieldsPerTemplate:      ipfix.DefaultMaxFieldsPerTemplate,
+		MaxSequenceGap:            ipfix.DefaultMaxSequenceGap,
+		MaxExporterSeries:         1000,
+		MaxConnectionsPerExporter: 4,
+		IdleTimeout:               5 * time.Minute,
 	}
 }
 
@@ -113,5 +136,6 @@ func (c *Config) Validate() error {
 	if c.MetricsInterval < time.Second {
 		errs = append(errs, fmt.Errorf("metrics_interval %s is below 1s", c.MetricsInterval))
 	}
+	errs = append(errs, c.validateLimits()...)
 	return errors.Join(errs...)
 }

@@ -74,7 +74,7 @@ func (b *batch) add(r *ipfix.Record, received pcommon.Timestamp) {
 	lr.SetObservedTimestamp(received)
 
 	a := lr.Attributes()
-	a.EnsureCapacity(24 + len(r.Extra))
+	a.EnsureCapacity(attrCount(r))
 	a.PutStr(schema.FlowType, r.FlowType.String())
 	if r.SrcAddr.IsValid() {
 		a.PutStr(schema.SourceAddress, b.names.get(r.SrcAddr))

@@ -44,3 +44,25 @@ func TestICMPTypeCode(t *testing.T) {
 		})
 	}
 }
+
+// TestAttrCount: the capacity reserved for a record's attributes is exactly what add puts.
+func TestAttrCount(t *testing.T) {
+	_, data := benchMessages(3)
+	tmpl, _ := benchMessages(3)
+	d := ipfix.NewDecoder(ipfix.Config{})
+	exp := netip.MustParseAddr("192.0.2.1")
+	_ = d.Decode(exp, tmpl, nil)
+	b := newBatch(newAddrNames(16))
+	n := 0
+	_ = d.Decode(exp, data, func(r *ipfix.Record) {
+		b.add(r, 0)
+		n++
+		lr := b.logs.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().At(n - 1)
+		if got, want := lr.Attributes().Len(), attrCount(r); got != want {
+			t.Errorf("record %d: %d attributes, attrCount %d", n, got, want)
+		}
+	})
+	if n != 3 {
+		t.Fatalf("%d records", n)
+	}
+}

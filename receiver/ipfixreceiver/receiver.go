@@ -2,9 +2,7 @@ package ipfixreceiver
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
-	"fmt"
 	"net"
 	"sync"
 	"time"
@@ -34,7 +32,7 @@ type ipfixReceiver struct {
 	set       receiver.Settings
 	logs      consumer.Logs
 	metrics   consumer.Metrics
-	decoder   *ipfix.Decoder
+	decoder   *decoderSet
 	allowed   *cidrset.Set
 	obs       *receiverhelper.ObsReport
 	telemetry *metadata.TelemetryBuilder
@@ -42,7 +40,7 @@ type ipfixReceiver struct {
 	dropOpts  map[string]metric.MeasurementOption
 
 	udp     *listener.UDP
-	tcp     *listener.TCP
+	tcp     *tcpInput
 	workers []*worker
 	client  storage.Client
 	saved   uint64 // decoder generation last persisted
@@ -52,18 +50,21 @@ type ipfixReceiver struct {
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+
+	guard
 }
 
-// worker decodes the packets of one socket (UDP) or one connection slot (TCP) and batches
-// the records it produces. Its mutex is held while decoding and while flushing.
+// worker decodes the packets of one socket (UDP) or one connection slot (TCP) with its own
+// decoder and converts the records it produces straight into its batch. Its mutex is held
+// while decoding a message and while flushing (uncontended but for the flush timer).
 type worker struct {
-	r       *ipfixReceiver
-	mu      sync.Mutex
-	b       *batch
-	first   time.Time // when the oldest record of the batch arrived
-	recs    []ipfix.Record
-	extras  []ipfix.Field
-	collect func(*ipfix.Record)
+	r        *ipfixReceiver
+	mu       sync.Mutex
+	dec      *ipfix.Decoder
+	b        *batch
+	first    time.Time // when the oldest record of the batch arrived
+	received pcommon.Timestamp
+	collect  func(*ipfix.Record)
 }
 
 func newReceiver(set receiver.Settings, cfg *Config) (*ipfixReceiver, error) {
@@ -83,7 +84,7 @@ func newReceiver(set receiver.Settings, cfg *Config) (*ipfixReceiver, error) {
 	}
 	r := &ipfixReceiver{cfg: cfg, set: set, allowed: allowed, obs: obs, telemetry: tb,
 		mb:       metadata.NewMetricsBuilder(cfg.MetricsBuilderConfig, set),
-		dropOpts: map[string]metric.MeasurementOption{}}
+		dropOpts: map[string]metric.MeasurementOption{}, guard: newGuard()}
 	if allowed.Len() == 0 {
 		r.allowed = nil
 	}
@@ -94,32 +95,21 @@ func newReceiver(set receiver.Settings, cfg *Config) (*ipfixReceiver, error) {
 }
 
 func (r *ipfixReceiver) Start(ctx context.Context, host component.Host) error {
-	r.decoder = ipfix.NewDecoder(ipfix.Config{
-		TemplateTTL:             r.cfg.TemplateTTL,
-		MaxExporters:            r.cfg.MaxExporters,
-		MaxTemplatesPerExporter: r.cfg.MaxTemplatesPerExporter,
-	})
+	nworkers := r.cfg.Sockets
+	if r.cfg.Transport == "tcp" {
+		nworkers = r.cfg.MaxConnections
+	}
+	r.decoder = newDecoderSet(nworkers, r.cfg.decoderConfig())
 	if r.cfg.Storage != nil {
 		if err := r.openStorage(ctx, host); err != nil {
 			return err
 		}
 	}
 
-	nworkers := r.cfg.Sockets
-	if r.cfg.Transport == "tcp" {
-		nworkers = r.cfg.MaxConnections
-	}
 	r.workers = make([]*worker, nworkers)
 	for i := range r.workers {
-		w := &worker{r: r, b: newBatch(newAddrNames(8192))}
-		w.collect = func(rec *ipfix.Record) {
-			w.recs = append(w.recs, *rec)
-			if len(rec.Extra) > 0 {
-				start := len(w.extras)
-				w.extras = append(w.extras, rec.Extra...)
-				w.recs[len(w.recs)-1].Extra = w.extras[start:len(w.extras):len(w.extras)]
-			}
-		}
+		w := &worker{r: r, dec: r.decoder.workers[i], b: newBatch(newAddrNames(8192))}
+		w.collect = func(rec *ipfix.Record) { w.b.add(rec, w.received) }
 		r.workers[i] = w
 	}
 
@@ -138,24 +128,10 @@ func (r *ipfixReceiver) Start(ctx context.Context, host component.Host) error {
 		r.udp = u
 		u.Start(r.handle)
 	case "tcp":
-		var ln net.Listener
-		var err error
-		ln, err = net.Listen("tcp", r.cfg.Endpoint)
-		if err != nil {
+		if err := r.startTCP(ctx); err != nil {
 			r.closeStorage(ctx)
-			return fmt.Errorf("listen tcp %s: %w", r.cfg.Endpoint, err)
+			return err
 		}
-		if r.cfg.TLS != nil {
-			tlsCfg, err := r.cfg.TLS.LoadTLSConfig(ctx)
-			if err != nil {
-				ln.Close()
-				r.closeStorage(ctx)
-				return err
-			}
-			ln = tlsListener(ln, tlsCfg)
-		}
-		r.tcp = listener.NewTCP(ln, listener.TCPConfig{MaxConnections: r.cfg.MaxConnections, IdleTimeout: 2 * r.cfg.TemplateTTL})
-		r.tcp.Start(r.handle)
 	}
 
 	bg, cancel := context.WithCancel(context.Background())
@@ -171,7 +147,7 @@ func (r *ipfixReceiver) Addr() net.Addr {
 		return r.udp.Addr()
 	}
 	if r.tcp != nil {
-		return r.tcp.Addr()
+		return r.tcp.srv.Addr()
 	}
 	return nil
 }
@@ -180,22 +156,23 @@ func (r *ipfixReceiver) Addr() net.Addr {
 func (r *ipfixReceiver) handle(worker int, p *listener.Packet) {
 	if r.allowed != nil && !r.allowed.Contains(p.Exporter.Addr()) {
 		r.telemetry.ReceiverIpfixDatagramsDropped.Add(context.Background(), 1, r.dropOpts["not_allowed"])
+		r.logSource(p.Exporter.Addr(), "ipfix: input from an address outside allowed_exporters dropped")
 		return
 	}
 	w := r.workers[worker]
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.recs, w.extras = w.recs[:0], w.extras[:0]
-	_ = r.decoder.Decode(p.Exporter.Addr(), p.Data, w.collect) // errors are counted by the decoder
-	if r.logs == nil || len(w.recs) == 0 {
-		return
+	var fn func(*ipfix.Record)
+	if r.logs != nil {
+		fn = w.collect
+		if w.b.records == 0 {
+			w.first = p.Received
+		}
+		w.received = pcommon.NewTimestampFromTime(p.Received)
 	}
-	if w.b.records == 0 {
-		w.first = p.Received
-	}
-	received := pcommon.NewTimestampFromTime(p.Received)
-	for i := range w.recs {
-		w.b.add(&w.recs[i], received)
+	// Errors are counted by the decoder and exported by reportDecoder.
+	if err := w.dec.Decode(p.Exporter.Addr(), p.Data, fn); err != nil {
+		r.noteDecodeError(p.Exporter.Addr(), err)
 	}
 	if w.b.records >= r.cfg.BatchSize {
 		w.flushLocked()
@@ -235,8 +212,10 @@ func (r *ipfixReceiver) background(ctx context.Context) {
 		case now := <-flush.C:
 			r.flushAged(now)
 			r.reportListener(ctx)
-		case <-persist.C:
-			r.persist(ctx)
+		case now := <-persist.C:
+			r.persistPaced(ctx, now)
+			r.reportDecoder(ctx)
+			r.decoder.expirePool()
 		case <-emit.C:
 			r.emitMetrics(ctx)
 		}
@@ -261,7 +240,7 @@ func (r *ipfixReceiver) reportListener(ctx context.Context) {
 		received, queue, kernel = st.Datagrams, st.QueueDrops, st.KernelDrops
 	}
 	if r.tcp != nil {
-		received = r.tcp.Stats().Messages
+		received = r.tcp.messages.Load()
 	}
 	if d := received - r.lastReceived; d > 0 {
 		r.telemetry.ReceiverIpfixDatagramsReceived.Add(ctx, int64(d))
@@ -283,6 +262,10 @@ func (r *ipfixReceiver) emitMetrics(ctx context.Context) {
 	}
 	st := r.decoder.Stats()
 	now := pcommon.NewTimestampFromTime(time.Now())
+	if over := len(st.Domains) - r.cfg.MaxExporterSeries; over > 0 {
+		r.telemetry.ReceiverIpfixExporterSeriesDropped.Add(ctx, int64(over))
+		st.Domains = mostActive(st.Domains, r.cfg.MaxExporterSeries)
+	}
 	for _, d := range st.Domains {
 		r.mb.RecordIpfixExporterPacketsDataPoint(now, clampInt(d.Packets))
 		r.mb.RecordIpfixExporterRecordsDataPoint(now, clampInt(d.Records))
@@ -333,19 +316,22 @@ func (r *ipfixReceiver) openStorage(ctx context.Context, host component.Host) er
 }
 
 // persist saves templates and sampling state when they changed since the last save.
-func (r *ipfixReceiver) persist(ctx context.Context) {
+// It returns the bytes written (0 when nothing changed).
+func (r *ipfixReceiver) persist(ctx context.Context) int {
 	if r.client == nil {
-		return
+		return 0
 	}
 	g := r.decoder.Generation()
 	if g == r.saved {
-		return
+		return 0
 	}
-	if err := r.client.Set(ctx, stateKey, r.decoder.Snapshot()); err != nil {
+	snap := r.decoder.Snapshot()
+	if err := r.client.Set(ctx, stateKey, snap); err != nil {
 		r.set.Logger.Warn("cannot save templates", zap.Error(err))
-		return
+		return 0
 	}
 	r.saved = g
+	return len(snap)
 }
 
 func (r *ipfixReceiver) closeStorage(ctx context.Context) {
@@ -363,7 +349,7 @@ func (r *ipfixReceiver) Shutdown(ctx context.Context) error {
 		errs = append(errs, r.udp.Close())
 	}
 	if r.tcp != nil {
-		errs = append(errs, r.tcp.Close())
+		errs = append(errs, r.tcp.srv.Close())
 	}
 	if r.cancel != nil {
 		r.cancel()
@@ -378,10 +364,9 @@ func (r *ipfixReceiver) Shutdown(ctx context.Context) error {
 	}
 	if r.decoder != nil {
 		r.persist(ctx)
+		r.reportDecoder(ctx)
 	}
 	r.closeStorage(ctx)
 	r.telemetry.Shutdown()
 	return errors.Join(errs...)
 }
-
-func tlsListener(ln net.Listener, cfg *tls.Config) net.Listener { return tls.NewListener(ln, cfg) }

@@ -12,7 +12,6 @@ package listener
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
@@ -21,8 +20,6 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // MaxDatagram is the largest UDP payload.
@@ -122,15 +119,7 @@ func ListenUDP(cfg UDPConfig) (*UDP, error) {
 	u.pools = newBufferPools()
 	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
 		var serr error
-		err := c.Control(func(fd uintptr) {
-			if cfg.Sockets > 1 {
-				if serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1); serr != nil {
-					return
-				}
-			}
-			// Best effort: without it the kernel drop counter stays 0.
-			_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RXQ_OVFL, 1)
-		})
+		err := c.Control(func(fd uintptr) { serr = setSockopts(fd, cfg.Sockets > 1) })
 		if err != nil {
 			return err
 		}
@@ -162,19 +151,6 @@ func ListenUDP(cfg UDPConfig) (*UDP, error) {
 	return u, nil
 }
 
-func readBuffer(conn *net.UDPConn) (int, error) {
-	rc, err := conn.SyscallConn()
-	if err != nil {
-		return 0, err
-	}
-	var v int
-	var gerr error
-	if err := rc.Control(func(fd uintptr) { v, gerr = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF) }); err != nil {
-		return 0, err
-	}
-	return v / 2, gerr
-}
-
 // Addr is the bound address (useful with port 0).
 func (u *UDP) Addr() net.Addr { return u.addr }
 
@@ -201,7 +177,7 @@ func (u *UDP) Start(h Handler) {
 func (u *UDP) read(i int, c *net.UDPConn, q chan<- *Packet) {
 	defer u.wg.Done()
 	defer close(q)
-	oob := make([]byte, unix.CmsgSpace(4))
+	oob := make([]byte, oobSize())
 	rbuf := make([]byte, MaxDatagram)
 	for {
 		n, oobn, _, from, err := c.ReadMsgUDPAddrPort(rbuf, oob)
@@ -230,20 +206,6 @@ func (u *UDP) read(i int, c *net.UDPConn, q chan<- *Packet) {
 			p.Release()
 		}
 	}
-}
-
-// parseDropCount extracts the SO_RXQ_OVFL counter from a control message.
-func parseDropCount(oob []byte) (uint32, bool) {
-	msgs, err := unix.ParseSocketControlMessage(oob)
-	if err != nil {
-		return 0, false
-	}
-	for _, m := range msgs {
-		if m.Header.Level == unix.SOL_SOCKET && m.Header.Type == unix.SO_RXQ_OVFL && len(m.Data) >= 4 {
-			return binary.NativeEndian.Uint32(m.Data), true
-		}
-	}
-	return 0, false
 }
 
 // Stats returns the counters.

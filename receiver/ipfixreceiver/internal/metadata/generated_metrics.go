@@ -27,6 +27,13 @@ const (
 	AttributeReasonQueueFull
 	AttributeReasonKernel
 	AttributeReasonNotAllowed
+	AttributeReasonListenerFull
+	AttributeReasonSourceFull
+	AttributeReasonIdleTimeout
+	AttributeReasonMessageTooLarge
+	AttributeReasonTLSHandshake
+	AttributeReasonFdExhausted
+	AttributeReasonAcceptError
 )
 
 // String returns the string representation of the AttributeReason.
@@ -38,15 +45,36 @@ func (av AttributeReason) String() string {
 		return "kernel"
 	case AttributeReasonNotAllowed:
 		return "not_allowed"
+	case AttributeReasonListenerFull:
+		return "listener_full"
+	case AttributeReasonSourceFull:
+		return "source_full"
+	case AttributeReasonIdleTimeout:
+		return "idle_timeout"
+	case AttributeReasonMessageTooLarge:
+		return "message_too_large"
+	case AttributeReasonTLSHandshake:
+		return "tls_handshake"
+	case AttributeReasonFdExhausted:
+		return "fd_exhausted"
+	case AttributeReasonAcceptError:
+		return "accept_error"
 	}
 	return ""
 }
 
 // MapAttributeReason is a helper map of string to AttributeReason attribute value.
 var MapAttributeReason = map[string]AttributeReason{
-	"queue_full":  AttributeReasonQueueFull,
-	"kernel":      AttributeReasonKernel,
-	"not_allowed": AttributeReasonNotAllowed,
+	"queue_full":        AttributeReasonQueueFull,
+	"kernel":            AttributeReasonKernel,
+	"not_allowed":       AttributeReasonNotAllowed,
+	"listener_full":     AttributeReasonListenerFull,
+	"source_full":       AttributeReasonSourceFull,
+	"idle_timeout":      AttributeReasonIdleTimeout,
+	"message_too_large": AttributeReasonMessageTooLarge,
+	"tls_handshake":     AttributeReasonTLSHandshake,
+	"fd_exhausted":      AttributeReasonFdExhausted,
+	"accept_error":      AttributeReasonAcceptError,
 }
 
 var MetricsInfo = metricsInfo{

@@ -23,12 +23,18 @@ func Tracer(settings component.TelemetrySettings) trace.Tracer {
 // TelemetryBuilder provides an interface for components to report telemetry
 // as defined in metadata and user config.
 type TelemetryBuilder struct {
-	meter                          metric.Meter
-	mu                             sync.Mutex
-	registrations                  []metric.Registration
-	ReceiverIpfixDatagramsDropped  metric.Int64Counter
-	ReceiverIpfixDatagramsReceived metric.Int64Counter
-	ReceiverIpfixRecordsDropped    metric.Int64Counter
+	meter                              metric.Meter
+	mu                                 sync.Mutex
+	registrations                      []metric.Registration
+	ReceiverIpfixConnectionsRefused    metric.Int64Counter
+	ReceiverIpfixDatagramsDropped      metric.Int64Counter
+	ReceiverIpfixDatagramsReceived     metric.Int64Counter
+	ReceiverIpfixDecodeErrors          metric.Int64Counter
+	ReceiverIpfixExporterSeriesDropped metric.Int64Counter
+	ReceiverIpfixExporters             metric.Int64Gauge
+	ReceiverIpfixRecordsDropped        metric.Int64Counter
+	ReceiverIpfixTemplateBytes         metric.Int64Gauge
+	ReceiverIpfixTemplates             metric.Int64Gauge
 }
 
 // TelemetryBuilderOption applies changes to default builder.
@@ -60,6 +66,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	}
 	builder.meter = Meter(settings)
 	var err, errs error
+	builder.ReceiverIpfixConnectionsRefused, err = builder.meter.Int64Counter(
+		"otelcol_receiver_ipfix_connections_refused",
+		metric.WithDescription("IPFIX/TCP connections refused or closed by the listener, by reason (not_allowed = outside allowed_exporters, checked at accept; listener_full = max_connections; source_full = max_connections_per_exporter; idle_timeout; message_too_large; tls_handshake; fd_exhausted and accept_error = accept failed). [Development]"),
+		metric.WithUnit("{connection}"),
+	)
+	errs = errors.Join(errs, err)
 	builder.ReceiverIpfixDatagramsDropped, err = builder.meter.Int64Counter(
 		"otelcol_receiver_ipfix_datagrams_dropped",
 		metric.WithDescription("Datagrams or messages dropped before decoding, by reason (queue_full = the pipeline could not keep up, kernel = the socket buffer overflowed, not_allowed = exporter outside allowed_exporters). [Development]"),
@@ -72,10 +84,40 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		metric.WithUnit("{datagram}"),
 	)
 	errs = errors.Join(errs, err)
+	builder.ReceiverIpfixDecodeErrors, err = builder.meter.Int64Counter(
+		"otelcol_receiver_ipfix_decode_errors",
+		metric.WithDescription("Decode errors and limit hits of all exporters by kind, including those no exporter's series carries (short_message, unknown_version, message_length, unknown_domain, exporter_limit, domain_limit, template_limit, template_bytes_limit, template_evicted, tcp_framing, ...). Never goes down when an exporter's state expires. [Development]"),
+		metric.WithUnit("{error}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ReceiverIpfixExporterSeriesDropped, err = builder.meter.Int64Counter(
+		"otelcol_receiver_ipfix_exporter_series_dropped",
+		metric.WithDescription("(exporter, observation domain) pairs whose metrics were not emitted in an interval because max_exporter_series pairs were. [Development]"),
+		metric.WithUnit("{series}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ReceiverIpfixExporters, err = builder.meter.Int64Gauge(
+		"otelcol_receiver_ipfix_exporters",
+		metric.WithDescription("Exporters the receiver holds state for (bounded by max_exporters). [Development]"),
+		metric.WithUnit("{exporter}"),
+	)
+	errs = errors.Join(errs, err)
 	builder.ReceiverIpfixRecordsDropped, err = builder.meter.Int64Counter(
 		"otelcol_receiver_ipfix_records_dropped",
 		metric.WithDescription("Decoded flow records the logs pipeline refused. [Development]"),
 		metric.WithUnit("{record}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ReceiverIpfixTemplateBytes, err = builder.meter.Int64Gauge(
+		"otelcol_receiver_ipfix_template_bytes",
+		metric.WithDescription("Bytes of template records held by the receiver (bounded by max_template_bytes). [Development]"),
+		metric.WithUnit("By"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ReceiverIpfixTemplates, err = builder.meter.Int64Gauge(
+		"otelcol_receiver_ipfix_templates",
+		metric.WithDescription("Templates held by the receiver, all exporters together (bounded by max_templates). [Development]"),
+		metric.WithUnit("{template}"),
 	)
 	errs = errors.Join(errs, err)
 	return &builder, errs

@@ -19,16 +19,40 @@ func TestSetupTelemetry(t *testing.T) {
 	tb, err := metadata.NewTelemetryBuilder(testTel.NewTelemetrySettings())
 	require.NoError(t, err)
 	defer tb.Shutdown()
+	tb.ReceiverIpfixConnectionsRefused.Add(context.Background(), 1)
 	tb.ReceiverIpfixDatagramsDropped.Add(context.Background(), 1)
 	tb.ReceiverIpfixDatagramsReceived.Add(context.Background(), 1)
+	tb.ReceiverIpfixDecodeErrors.Add(context.Background(), 1)
+	tb.ReceiverIpfixExporterSeriesDropped.Add(context.Background(), 1)
+	tb.ReceiverIpfixExporters.Record(context.Background(), 1)
 	tb.ReceiverIpfixRecordsDropped.Add(context.Background(), 1)
+	tb.ReceiverIpfixTemplateBytes.Record(context.Background(), 1)
+	tb.ReceiverIpfixTemplates.Record(context.Background(), 1)
+	AssertEqualReceiverIpfixConnectionsRefused(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
 	AssertEqualReceiverIpfixDatagramsDropped(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualReceiverIpfixDatagramsReceived(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
+	AssertEqualReceiverIpfixDecodeErrors(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualReceiverIpfixExporterSeriesDropped(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualReceiverIpfixExporters(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
 	AssertEqualReceiverIpfixRecordsDropped(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualReceiverIpfixTemplateBytes(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualReceiverIpfixTemplates(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 
