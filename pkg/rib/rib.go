@@ -118,6 +118,7 @@ func (e *entry) find(peer, id uint32) int {
 
 type peerState struct {
 	peer   Peer
+	label  string // peerLabel(peer), for look-ups
 	idx    uint32
 	up     bool
 	since  int64
@@ -216,7 +217,7 @@ func (r *RIB) peer(p Peer, t int64, create bool) *peerState {
 	if !create {
 		return nil
 	}
-	ps := &peerState{peer: p, idx: uint32(len(r.peers)), since: t, pcBaseAt: t}
+	ps := &peerState{peer: p, idx: uint32(len(r.peers)), since: t, pcBaseAt: t, label: peerLabel(p)}
 	r.peerIdx[p] = ps.idx
 	r.peers = append(r.peers, ps)
 	return ps
