@@ -19,6 +19,8 @@ type Config struct {
 	Links        []LinkConfig       `mapstructure:"links"`
 	Services     map[string]string  `mapstructure:"services"`
 	ControlPlane ControlPlaneConfig `mapstructure:"control_plane"`
+	// Routing names the bgp receiver whose RIB tags the flows (routing.go).
+	Routing RoutingConfig `mapstructure:"routing"`
 }
 
 // RescaleConfig says how sampled counts are scaled up.
@@ -51,6 +53,8 @@ type DirectionConfig struct {
 	OnpremASNs     []uint32 `mapstructure:"onprem_asns"`
 	AzurePrefixes  []string `mapstructure:"azure_prefixes"`
 	OnpremPrefixes []string `mapstructure:"onprem_prefixes"`
+	// FromRoutes places sides by the origin AS of their best route (needs routing.source).
+	FromRoutes bool `mapstructure:"from_routes"`
 }
 
 // HairpinConfig says which observation points sit at the Azure edge.
@@ -88,6 +92,7 @@ func createDefaultConfig() *Config {
 		Direction:    DirectionConfig{AzureASNs: []uint32{65515}},
 		Hairpin:      HairpinConfig{EdgeResources: []string{"/subnets/GatewaySubnet"}},
 		ControlPlane: ControlPlaneConfig{Prefixes: []string{"169.254.0.0/16"}},
+		Routing:      RoutingConfig{ConvergenceTimeout: defaultConvergenceTimeout},
 	}
 }
 
@@ -115,7 +120,9 @@ func (c *Config) build() (classify.Config, error) {
 		AzurePrefixes:   set("direction.azure_prefixes", c.Direction.AzurePrefixes),
 		OnpremPrefixes:  set("direction.onprem_prefixes", c.Direction.OnpremPrefixes),
 		EdgeResources:   c.Hairpin.EdgeResources,
+		FromRoutes:      c.Direction.FromRoutes,
 	}
+	errs = append(errs, c.routingErrors()...)
 	if len(c.Hairpin.EdgeExporters) > 0 {
 		out.EdgeExporters = set("hairpin.edge_exporters", c.Hairpin.EdgeExporters)
 	}

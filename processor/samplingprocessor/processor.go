@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/netip"
 	"strconv"
+	"time"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
@@ -21,6 +22,7 @@ type samplingProcessor struct {
 	rescale    bool
 	telemetry  *metadata.TelemetryBuilder
 	outcomes   [numOutcomes]metric.MeasurementOption
+	router     *router // nil without routing.source (routing.go)
 }
 
 type outcome int
@@ -44,7 +46,7 @@ func newProcessor(set processor.Settings, cfg *Config) (*samplingProcessor, erro
 	if err != nil {
 		return nil, err
 	}
-	p := &samplingProcessor{classifier: classify.New(cc), rescale: cfg.Rescale.Enabled, telemetry: tb}
+	p := &samplingProcessor{classifier: classify.New(cc), rescale: cfg.Rescale.Enabled, telemetry: tb, router: newRouter(cfg)}
 	for i, n := range outcomeNames {
 		p.outcomes[i] = metric.WithAttributeSet(attribute.NewSet(attribute.String("outcome", n)))
 	}
@@ -60,6 +62,8 @@ func (p *samplingProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog
 	var counts [numOutcomes]int64
 	var rec record
 	var res classify.Result
+	var routes routeTags
+	routed := p.router != nil && p.router.isReady(time.Now())
 	rls := ld.ResourceLogs()
 	for i := 0; i < rls.Len(); i++ {
 		rl := rls.At(i)
@@ -85,6 +89,9 @@ func (p *samplingProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog
 					continue
 				}
 				doRescale := p.rescale && !rec.alreadyRescaled
+				if p.router != nil {
+					p.router.lookup(&rec.flow, &routes, routed)
+				}
 				p.classifier.Classify(&rec.flow, doRescale, &res)
 				switch {
 				case rec.alreadyRescaled:
@@ -95,6 +102,9 @@ func (p *samplingProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog
 					counts[outRescaled]++
 				}
 				rec.write(attrs, &res, doRescale)
+				if p.router != nil {
+					routes.write(attrs, &rec.flow)
+				}
 			}
 		}
 	}
