@@ -97,10 +97,10 @@ func (rt *router) isReady(now time.Time) bool {
 
 // routeTags is the per-record scratch space of the routing look-ups.
 type routeTags struct {
-	ready          bool
-	srcOK, dstOK   bool
-	src, dst       rib.Match
-	srcAS, dstAS   bool // flow.src_as / flow.dst_as filled from the route
+	ready        bool
+	srcOK, dstOK bool
+	src, dst     rib.Match
+	srcAS, dstAS bool // flow.src_as / flow.dst_as filled from the route
 }
 
 // lookup finds the best routes of both sides and feeds them to the classifier: the sides'
