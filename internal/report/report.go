@@ -79,6 +79,13 @@ type Report struct {
 	// Prefixes counts the prefixes announced at the end of the output, by origin class.
 	Prefixes   map[string]int `json:"prefixes_by_class"`
 	Conditions []Condition    `json:"conditions"`
+
+	// Routing sections (routes.go): records tagged from a converged RIB and while pending,
+	// traffic per route class and traffic at risk.
+	RouteTagged          int            `json:"route_tagged_records"`
+	RoutePending         int            `json:"route_pending_records"`
+	TrafficPerRouteClass []RouteTraffic `json:"traffic_per_route_class"`
+	TrafficAtRisk        []AtRisk       `json:"traffic_at_risk"`
 }
 
 // CountBin counts events of one 5-minute bucket by kind.
@@ -98,6 +105,7 @@ type Builder struct {
 	bgpBins    map[time.Time]map[string]int
 	routes     map[routeKey]string // announced route -> class
 	conditions map[condKey]int     // open condition -> index in r.Conditions
+	routing    *routeAcc           // routes.go
 }
 
 type routeKey struct{ source, router, peer, prefix string }
@@ -240,6 +248,7 @@ func (b *Builder) addRecord(lr plog.LogRecord) {
 	if l := str(at, schema.FlowLink); l != "" {
 		b.r.Links[l] += bytes
 	}
+	b.addRoutes(at, fwd, rev, pk, rpk)
 }
 
 func addSummary(m map[FlowSummary]*FlowSummary, k FlowSummary, bytes, packets int64) {
@@ -374,6 +383,7 @@ func (b *Builder) Report() Report {
 			r.Prefixes[class]++
 		}
 	}
+	b.routeReport(&r)
 	return r
 }
 
