@@ -103,7 +103,7 @@ func (p *samplingProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog
 				}
 				rec.write(attrs, &res, doRescale)
 				if p.router != nil {
-					routes.write(attrs, &rec.flow)
+					p.router.write(attrs, &routes, &rec.flow)
 				}
 			}
 		}

@@ -100,7 +100,9 @@ func benchLoopWith(b *testing.B, template plog.Logs, fn func(plog.Logs)) {
 
 // BenchmarkRouting: the processor on batches of 1,000 IPFIX records with routing off and
 // on (routing.source on the full table, from_routes), on the article's addresses and on
-// random table addresses; "churn" adds 10k route changes per second beside the records.
+// random table addresses; "lookup-only" looks both sides up and classifies by the routes but
+// writes no route attribute (the look-ups' share); "churn" adds 10k route changes per second
+// beside the records.
 // rss-MiB is the process's resident set after the run; rib-MiB what loading the table added.
 func BenchmarkRouting(b *testing.B) {
 	r := fullTable(b)
@@ -121,9 +123,12 @@ func BenchmarkRouting(b *testing.B) {
 	}
 	batches := map[string]plog.Logs{"article": benchBatch(b), "table": tableBatch(b)}
 	for _, addrs := range []string{"article", "table"} {
-		for _, mode := range []string{"off", "on", "on+churn"} {
+		for _, mode := range []string{"off", "lookup-only", "on", "on+churn"} {
 			b.Run("addrs="+addrs+"/routing="+mode, func(b *testing.B) {
 				p := newP(mode != "off")
+				if mode == "lookup-only" {
+					p.router.lookupOnly = true
+				}
 				var stop chan struct{}
 				var updates atomic.Int64
 				var wg sync.WaitGroup
