@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/netip"
 	"strconv"
-	"time"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
@@ -63,7 +62,7 @@ func (p *samplingProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog
 	var rec record
 	var res classify.Result
 	var routes routeTags
-	routed := p.router != nil && p.router.isReady(time.Now())
+	routed := p.router != nil && p.router.awaitReady(ctx)
 	rls := ld.ResourceLogs()
 	for i := 0; i < rls.Len(); i++ {
 		rl := rls.At(i)

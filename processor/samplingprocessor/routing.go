@@ -25,6 +25,10 @@ type RoutingConfig struct {
 	// converged or this long after the receiver started (default 5m; 0 waits for
 	// convergence only).
 	ConvergenceTimeout time.Duration `mapstructure:"convergence_timeout"`
+	// WaitForConvergence holds the records that arrive within this long after the processor
+	// started until the RIB has converged (the pipeline waits), instead of tagging them
+	// pending; for sources that converge quickly, such as MRT files (default 0: no wait).
+	WaitForConvergence time.Duration `mapstructure:"wait_for_convergence"`
 }
 
 const defaultConvergenceTimeout = 5 * time.Minute
@@ -39,6 +43,9 @@ func (c *Config) routingErrors() []error {
 		} else if id.Type().String() != "bgp" {
 			errs = append(errs, fmt.Errorf("routing.source: %q is not a bgp receiver (want bgp or bgp/<name>)", c.Routing.Source))
 		}
+	}
+	if c.Routing.WaitForConvergence < 0 {
+		errs = append(errs, errors.New("routing.wait_for_convergence: must not be negative"))
 	}
 	if c.Routing.ConvergenceTimeout < 0 {
 		errs = append(errs, errors.New("routing.convergence_timeout: must not be negative"))
@@ -56,6 +63,8 @@ type router struct {
 	timeout time.Duration
 	src     *ribregistry.Source
 	ready   atomic.Bool // sticky once the RIB converged or the timeout passed
+	wait    time.Duration
+	waitEnd time.Time // start + wait
 	// lookupOnly skips writing the attributes (benchmarks: the cost of the look-ups alone).
 	lookupOnly bool
 }
@@ -73,7 +82,7 @@ func newRouter(c *Config) *router {
 	}
 	var id component.ID
 	_ = id.UnmarshalText([]byte(c.Routing.Source)) // validated
-	return &router{id: id, timeout: c.Routing.ConvergenceTimeout}
+	return &router{id: id, timeout: c.Routing.ConvergenceTimeout, wait: c.Routing.WaitForConvergence}
 }
 
 // start finds the bgp receiver's RIB. The collector creates every component before it
@@ -89,7 +98,25 @@ func (rt *router) start(context.Context, component.Host) error {
 			rt.id, strings.Join(known, ", "))
 	}
 	rt.src = src
+	rt.waitEnd = time.Now().Add(rt.wait)
 	return nil
+}
+
+// awaitReady is isReady, except that until waitEnd it waits for the RIB to converge.
+func (rt *router) awaitReady(ctx context.Context) bool {
+	for {
+		now := time.Now()
+		if rt.isReady(now) || !now.Before(rt.waitEnd) {
+			return rt.isReady(now)
+		}
+		t := time.NewTimer(min(10*time.Millisecond, rt.waitEnd.Sub(now)))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return false
+		case <-t.C:
+		}
+	}
 }
 
 // isReady reports whether records are tagged from the RIB (once per batch).

@@ -184,3 +184,17 @@ func TestRoutingConfigValidation(t *testing.T) {
 	cfg.Routing.Source = "bgp/edge"
 	assert.NoError(t, cfg.Validate())
 }
+
+// With wait_for_convergence, records arriving at start-up wait for the RIB instead of
+// being tagged pending.
+func TestRoutingWaitForConvergence(t *testing.T) {
+	_, src := edgeRIB(t, "wait")
+	cfg := routedConfig("wait")
+	cfg.Routing.WaitForConvergence = time.Hour
+	run := routedRun(t, cfg)
+	converge := time.AfterFunc(20*time.Millisecond, src.SetConverged)
+	defer converge.Stop()
+	got := run("192.168.1.10", "10.1.0.4")
+	assert.Equal(t, schema.RouteStateConverged, got[schema.FlowRouteState])
+	assert.Equal(t, "to_azure", got[schema.FlowDirection])
+}
