@@ -109,17 +109,6 @@ func (r *RIB) Lookup(addr netip.Addr, m *Match) bool {
 			best = rt
 		}
 	}
-	var cond Condition
-	if len(r.redundancy) > 0 {
-		if _, open := r.redundancy[pfx]; open {
-			cond |= CondRedundancyLost
-		}
-	}
-	if len(r.overlap) > 0 {
-		if _, open := r.overlap[pfx]; open {
-			cond |= CondOverlap
-		}
-	}
 	ps := r.peers[best.peer]
 	*m = Match{
 		Prefix:     pfx,
@@ -129,10 +118,25 @@ func (r *RIB) Lookup(addr netip.Addr, m *Match) bool {
 		PathID:     best.id,
 		OriginASN:  r.originOf(best),
 		Paths:      len(e.routes),
-		Conditions: cond,
+		Conditions: e.cond,
 	}
 	r.mu.RUnlock()
 	return true
+}
+
+// markCondition records in the entry of pfx that condition c opened or closed, so that a
+// look-up reads it without a map access. A prefix whose entry is gone (its last path
+// withdrawn) has no open condition.
+func (r *RIB) markCondition(pfx netip.Prefix, c Condition, open bool) {
+	e, ok := r.table.Get(pfx)
+	if !ok {
+		return
+	}
+	if open {
+		e.cond |= c
+	} else {
+		e.cond &^= c
+	}
 }
 
 func localPref(a *Attrs) uint32 {

@@ -1,6 +1,7 @@
 package rib
 
 import (
+	"math/rand/v2"
 	"sync"
 	"testing"
 	"time"
@@ -199,4 +200,51 @@ func TestLookupConcurrentWithChanges(t *testing.T) {
 	}
 	close(stop)
 	wg.Wait()
+}
+
+// The condition flags a look-up reads from the trie entries always equal the analyses' open
+// conditions, through random announcements, withdrawals and session downs.
+func TestLookupConditionFlagsFollowAnalyses(t *testing.T) {
+	r, _ := newRIB(t, nil)
+	rng := rand.New(rand.NewPCG(3, 4))
+	peers := []Peer{rs0, rs1, nva, core, msee}
+	prefixes := []string{"10.1.0.0/16", "10.1.128.0/17", "10.1.200.0/24", "10.2.0.0/16", "192.168.0.0/16", "192.168.7.0/24"}
+	origins := []uint32{65515, 65001, 65010}
+	for i := range 5000 {
+		p := peers[rng.IntN(len(peers))]
+		pfx := prefixes[rng.IntN(len(prefixes))]
+		when := at(time.Duration(i) * time.Second)
+		switch rng.IntN(10) {
+		case 0:
+			r.PeerDown(when, p)
+		case 1, 2, 3:
+			r.Withdraw(when, p, mp(pfx))
+		default:
+			nh := []string{"10.9.0.1", "10.9.0.2", "10.9.0.3"}[rng.IntN(3)]
+			announce(t, r, when, p, pfx, nh, p.ASN, origins[rng.IntN(len(origins))])
+		}
+		r.mu.RLock()
+		for q, e := range r.table.All() {
+			var want Condition
+			if _, ok := r.redundancy[q]; ok {
+				want |= CondRedundancyLost
+			}
+			if _, ok := r.overlap[q]; ok {
+				want |= CondOverlap
+			}
+			if e.cond != want {
+				r.mu.RUnlock()
+				t.Fatalf("step %d: %s flags %b, analyses %b", i, q, e.cond, want)
+			}
+		}
+		for q := range r.redundancy {
+			if _, ok := r.table.Get(q); !ok {
+				t.Fatalf("step %d: open redundancy condition without entry: %s", i, q)
+			}
+		}
+		r.mu.RUnlock()
+	}
+	if r.Active().Overlap == 0 && r.Active().LostRedundancy == 0 {
+		t.Fatal("no condition was ever open at the end: the test exercises nothing")
+	}
 }

@@ -91,6 +91,7 @@ type RIB struct {
 type entry struct {
 	routes []route
 	inline [1]route
+	cond   Condition // open conditions, for look-ups (lookup.go)
 }
 
 func newEntry() *entry {
