@@ -2,7 +2,9 @@ package samplingprocessor
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
+	"runtime"
 	"testing"
 	"time"
 
@@ -197,4 +199,37 @@ func TestRoutingWaitForConvergence(t *testing.T) {
 	got := run("192.168.1.10", "10.1.0.4")
 	assert.Equal(t, schema.RouteStateConverged, got[schema.FlowRouteState])
 	assert.Equal(t, "to_azure", got[schema.FlowDirection])
+}
+
+func heapAlloc() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
+}
+
+// The processor reads the receiver's RIB, it does not copy it: starting a routed processor
+// and tagging records adds a small fraction of the RIB's own heap.
+func TestRoutingSharesTheRIB(t *testing.T) {
+	before := heapAlloc()
+	r, src := edgeRIB(t, "shared")
+	now := time.Now()
+	peer := rib.Peer{Addr: netip.MustParseAddr("192.0.2.77"), ASN: 64500}
+	for i := range 100_000 {
+		pfx := netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(20 + i>>16), byte(i >> 8), byte(i), 0}), 24)
+		require.NoError(t, r.Announce(now, peer, rib.Path{Prefix: pfx, NextHop: peer.Addr, ASPath: rib.Seq(64500, uint32(i%5000)+1)}))
+	}
+	src.SetConverged()
+	loaded := heapAlloc()
+	ribHeap := loaded - before
+	run := routedRun(t, routedConfig("shared"))
+	for i := range 100 {
+		got := run(fmt.Sprintf("20.%d.%d.1", i/256, i%256), "10.1.0.4")
+		require.Equal(t, "other", got[schema.FlowSrcRouteClass])
+	}
+	added := int64(heapAlloc()) - int64(loaded)
+	t.Logf("RIB heap %d KiB, added by the routed processor %d KiB", ribHeap>>10, added>>10)
+	assert.Less(t, added, int64(ribHeap/10), "the processor holds a copy of the RIB")
+	runtime.KeepAlive(r)
 }
