@@ -29,6 +29,39 @@ type RoutingConfig struct {
 	// started until the RIB has converged (the pipeline waits), instead of tagging them
 	// pending; for sources that converge quickly, such as MRT files (default 0: no wait).
 	WaitForConvergence time.Duration `mapstructure:"wait_for_convergence"`
+	// Attributes are the route fields written for each side: prefix, class, origin_as,
+	// as_path, next_hop, peer (default: all). Fewer attributes cost less per record.
+	Attributes []string `mapstructure:"attributes"`
+}
+
+// Route fields (routing.attributes).
+const (
+	fieldPrefix uint8 = 1 << iota
+	fieldClass
+	fieldOriginAS
+	fieldASPath
+	fieldNextHop
+	fieldPeer
+	allFields = 1<<iota - 1
+)
+
+var fieldNames = map[string]uint8{"prefix": fieldPrefix, "class": fieldClass, "origin_as": fieldOriginAS,
+	"as_path": fieldASPath, "next_hop": fieldNextHop, "peer": fieldPeer}
+
+// routeFields parses routing.attributes (nil: every field).
+func routeFields(names []string) (uint8, error) {
+	if names == nil {
+		return allFields, nil
+	}
+	var m uint8
+	for i, n := range names {
+		f, ok := fieldNames[n]
+		if !ok {
+			return 0, fmt.Errorf("routing.attributes[%d]: unknown field %q (want prefix, class, origin_as, as_path, next_hop, peer)", i, n)
+		}
+		m |= f
+	}
+	return m, nil
 }
 
 const defaultConvergenceTimeout = 5 * time.Minute
@@ -43,6 +76,9 @@ func (c *Config) routingErrors() []error {
 		} else if id.Type().String() != "bgp" {
 			errs = append(errs, fmt.Errorf("routing.source: %q is not a bgp receiver (want bgp or bgp/<name>)", c.Routing.Source))
 		}
+	}
+	if _, err := routeFields(c.Routing.Attributes); err != nil {
+		errs = append(errs, err)
 	}
 	if c.Routing.WaitForConvergence < 0 {
 		errs = append(errs, errors.New("routing.wait_for_convergence: must not be negative"))
@@ -65,6 +101,7 @@ type router struct {
 	ready   atomic.Bool // sticky once the RIB converged or the timeout passed
 	wait    time.Duration
 	waitEnd time.Time // start + wait
+	fields  uint8     // routing.attributes
 	// lookupOnly skips writing the attributes (benchmarks: the cost of the look-ups alone).
 	lookupOnly bool
 }
@@ -72,7 +109,7 @@ type router struct {
 // write stores the route attributes of one record.
 func (rt *router) write(attrs pcommon.Map, t *routeTags, f *classify.Flow) {
 	if !rt.lookupOnly {
-		t.write(attrs, f)
+		t.write(attrs, f, rt.fields)
 	}
 }
 
@@ -82,7 +119,8 @@ func newRouter(c *Config) *router {
 	}
 	var id component.ID
 	_ = id.UnmarshalText([]byte(c.Routing.Source)) // validated
-	return &router{id: id, timeout: c.Routing.ConvergenceTimeout, wait: c.Routing.WaitForConvergence}
+	fields, _ := routeFields(c.Routing.Attributes) // validated
+	return &router{id: id, timeout: c.Routing.ConvergenceTimeout, wait: c.Routing.WaitForConvergence, fields: fields}
 }
 
 // start finds the bgp receiver's RIB. The collector creates every component before it
@@ -172,7 +210,7 @@ func (rt *router) lookup(f *classify.Flow, t *routeTags, ready bool) {
 const maxRouteAdded = 16
 
 // write stores the route attributes.
-func (t *routeTags) write(attrs pcommon.Map, f *classify.Flow) {
+func (t *routeTags) write(attrs pcommon.Map, f *classify.Flow, fields uint8) {
 	if !t.ready {
 		attrs.PutStr(schema.FlowRouteState, schema.RouteStatePending)
 		return
@@ -180,14 +218,14 @@ func (t *routeTags) write(attrs pcommon.Map, f *classify.Flow) {
 	attrs.EnsureCapacity(attrs.Len() + maxRouteAdded)
 	attrs.PutStr(schema.FlowRouteState, schema.RouteStateConverged)
 	if t.srcOK {
-		putRoute(attrs, &t.src, schema.FlowSrcRoutePrefix, schema.FlowSrcRouteClass, schema.FlowSrcRouteOriginAS,
+		putRoute(attrs, &t.src, fields, schema.FlowSrcRoutePrefix, schema.FlowSrcRouteClass, schema.FlowSrcRouteOriginAS,
 			schema.FlowSrcRouteASPath, schema.FlowSrcRouteNextHop, schema.FlowSrcRoutePeer)
 		if t.srcAS {
 			attrs.PutInt(schema.FlowSrcAS, int64(f.SrcAS))
 		}
 	}
 	if t.dstOK {
-		putRoute(attrs, &t.dst, schema.FlowDstRoutePrefix, schema.FlowDstRouteClass, schema.FlowDstRouteOriginAS,
+		putRoute(attrs, &t.dst, fields, schema.FlowDstRoutePrefix, schema.FlowDstRouteClass, schema.FlowDstRouteOriginAS,
 			schema.FlowDstRouteASPath, schema.FlowDstRouteNextHop, schema.FlowDstRoutePeer)
 		if t.dstAS {
 			attrs.PutInt(schema.FlowDstAS, int64(f.DstAS))
@@ -201,15 +239,25 @@ func (t *routeTags) write(attrs pcommon.Map, f *classify.Flow) {
 	}
 }
 
-func putRoute(attrs pcommon.Map, m *rib.Match, prefix, class, origin, path, nextHop, peer string) {
-	attrs.PutStr(prefix, m.Prefix.String())
-	attrs.PutStr(class, m.Attrs.Class.String())
-	attrs.PutInt(origin, int64(m.OriginASN))
-	attrs.PutStr(path, m.ASPathText())
-	if m.Attrs.NextHop.IsValid() {
+func putRoute(attrs pcommon.Map, m *rib.Match, fields uint8, prefix, class, origin, path, nextHop, peer string) {
+	if fields&fieldPrefix != 0 {
+		attrs.PutStr(prefix, m.Prefix.String())
+	}
+	if fields&fieldClass != 0 {
+		attrs.PutStr(class, m.Attrs.Class.String())
+	}
+	if fields&fieldOriginAS != 0 {
+		attrs.PutInt(origin, int64(m.OriginASN))
+	}
+	if fields&fieldASPath != 0 {
+		attrs.PutStr(path, m.ASPathText())
+	}
+	if fields&fieldNextHop != 0 && m.Attrs.NextHop.IsValid() {
 		attrs.PutStr(nextHop, m.Attrs.NextHop.String())
 	}
-	attrs.PutStr(peer, m.PeerLabel)
+	if fields&fieldPeer != 0 {
+		attrs.PutStr(peer, m.PeerLabel)
+	}
 }
 
 func (p *samplingProcessor) start(ctx context.Context, host component.Host) error {

@@ -108,7 +108,8 @@ func benchLoopWith(b *testing.B, template plog.Logs, fn func(plog.Logs)) {
 // BenchmarkRouting: the processor on batches of 1,000 IPFIX records with routing off and
 // on (routing.source on the full table, from_routes), on the article's addresses and on
 // random table addresses; "lookup-only" looks both sides up and classifies by the routes but
-// writes no route attribute (the look-ups' share); "churn" adds 10k route changes per second
+// writes no route attribute (the look-ups' share); "class-only" writes only the class of each
+// side (routing.attributes: [class]); "churn" adds 10k route changes per second
 // beside the records.
 // rss-MiB is the process's resident set after the run; rib-MiB what loading the table added.
 func BenchmarkRouting(b *testing.B) {
@@ -130,11 +131,14 @@ func BenchmarkRouting(b *testing.B) {
 	}
 	batches := map[string]plog.Logs{"article": benchBatch(b), "table": tableBatch(b)}
 	for _, addrs := range []string{"article", "table"} {
-		for _, mode := range []string{"off", "lookup-only", "on", "on+churn"} {
+		for _, mode := range []string{"off", "lookup-only", "class-only", "on", "on+churn"} {
 			b.Run("addrs="+addrs+"/routing="+mode, func(b *testing.B) {
 				p := newP(mode != "off")
-				if mode == "lookup-only" {
+				switch mode {
+				case "lookup-only":
 					p.router.lookupOnly = true
+				case "class-only":
+					p.router.fields = fieldClass
 				}
 				var stop chan struct{}
 				var updates atomic.Int64

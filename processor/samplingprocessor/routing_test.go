@@ -185,6 +185,25 @@ func TestRoutingConfigValidation(t *testing.T) {
 	assert.ErrorContains(t, cfg.Validate(), "is not a component ID")
 	cfg.Routing.Source = "bgp/edge"
 	assert.NoError(t, cfg.Validate())
+	cfg.Routing.Attributes = []string{"class", "prefx"}
+	assert.ErrorContains(t, cfg.Validate(), `routing.attributes[1]: unknown field "prefx"`)
+}
+
+func TestRoutingAttributesSubset(t *testing.T) {
+	_, src := edgeRIB(t, "subset")
+	src.SetConverged()
+	cfg := routedConfig("subset")
+	cfg.Routing.Attributes = []string{"class", "as_path"}
+	got := routedRun(t, cfg)("192.168.1.10", "10.1.0.4")
+	assert.Equal(t, "expressroute", got[schema.FlowDstRouteClass])
+	assert.Equal(t, "12076 65515", got[schema.FlowDstRouteASPath])
+	assert.Equal(t, "onprem", got[schema.FlowSrcRouteClass])
+	for _, k := range []string{schema.FlowDstRoutePrefix, schema.FlowDstRouteOriginAS, schema.FlowDstRouteNextHop, schema.FlowDstRoutePeer, schema.FlowSrcRoutePrefix} {
+		assert.NotContains(t, got, k)
+	}
+	assert.Equal(t, "to_azure", got[schema.FlowDirection])
+	assert.Equal(t, "primary", got[schema.FlowLink]) // links still use the route's next hop
+	assert.Equal(t, int64(65515), got[schema.FlowDstAS])
 }
 
 // With wait_for_convergence, records arriving at start-up wait for the RIB instead of
