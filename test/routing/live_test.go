@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -149,7 +148,6 @@ type pipeline struct {
 	sink      *consumertest.LogsSink
 	bgpLogs   *consumertest.LogsSink
 	ipfixAddr string
-	mu        sync.Mutex
 }
 
 func startPipeline(t *testing.T, bgpCfg *bgpreceiver.Config) *pipeline {
