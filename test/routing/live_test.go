@@ -1,6 +1,7 @@
 // Package routing tests routing-aware flows end to end, in one process: BIRD announces
 // Azure and on-premises routes to the bgp receiver, softflowd exports a capture to the ipfix
-// receiver, and the sampling processor (routing.source: the bgp receiver, from_routes, no
+// receiver, VNet flow logs with tuples of the same hosts reach the flowlog receiver, and the
+// sampling processor (routing.source: the bgp receiver, from_routes, no
 // prefix list) tags every record with its routes and places its direction by them.
 package routing
 
@@ -11,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -27,6 +29,7 @@ import (
 	"github.com/erviz/otelcol-erviz/internal/testutil"
 	"github.com/erviz/otelcol-erviz/processor/samplingprocessor"
 	"github.com/erviz/otelcol-erviz/receiver/bgpreceiver"
+	"github.com/erviz/otelcol-erviz/receiver/flowlogreceiver"
 	"github.com/erviz/otelcol-erviz/receiver/ipfixreceiver"
 )
 
@@ -82,6 +85,16 @@ var capture = []flow{
 	{"192.168.7.7", "10.2.0.5", "to_azure", "expressroute", 65515, "12076 65515"},
 	{"10.2.0.5", "10.1.0.4", "azure_internal", "expressroute", 65515, "12076 65515"},
 	{"192.168.1.10", "192.168.9.9", "onprem_internal", "onprem", 65001, "65001"},
+}
+
+// flowLogCapture is the capture's flows as the flow log keys them.
+func flowLogCapture() []flow {
+	out := make([]flow, len(capture))
+	for i, fl := range capture {
+		fl.src = "flowlog " + fl.src
+		out[i] = fl
+	}
+	return out
 }
 
 // writeCapture writes the flows as UDP datagrams, three per flow.
@@ -148,6 +161,8 @@ type pipeline struct {
 	sink      *consumertest.LogsSink
 	bgpLogs   *consumertest.LogsSink
 	ipfixAddr string
+	flowLogs  string // the flowlog receiver's directory
+	blobs     int
 }
 
 func startPipeline(t *testing.T, bgpCfg *bgpreceiver.Config) *pipeline {
@@ -175,26 +190,57 @@ func startPipeline(t *testing.T, bgpCfg *bgpreceiver.Config) *pipeline {
 	ipRx, err := ipfixreceiver.NewFactory().CreateLogs(ctx, receivertest.NewNopSettings(component.MustNewType("ipfix")), ipCfg, sp)
 	require.NoError(t, err)
 
+	p.flowLogs = t.TempDir()
+	flCfg := flowlogreceiver.NewFactory().CreateDefaultConfig().(*flowlogreceiver.Config)
+	flCfg.Directory = p.flowLogs
+	flCfg.PollInterval = 100 * time.Millisecond
+	flRx, err := flowlogreceiver.NewFactory().CreateLogs(ctx, receivertest.NewNopSettings(component.MustNewType("flowlog")), flCfg, sp)
+	require.NoError(t, err)
+
 	host := componenttest.NewNopHost()
-	for _, c := range []component.Component{sp, bgpRx, ipRx} { // processors start before receivers
+	for _, c := range []component.Component{sp, bgpRx, ipRx, flRx} { // processors start before receivers
 		require.NoError(t, c.Start(ctx, host))
 	}
 	t.Cleanup(func() {
-		for _, c := range []component.Component{ipRx, bgpRx, sp} {
+		for _, c := range []component.Component{flRx, ipRx, bgpRx, sp} {
 			assert.NoError(t, c.Shutdown(ctx))
 		}
 	})
 	return p
 }
 
-// export runs softflowd over the capture and returns the processed records by source and
-// destination address, once one record per flow has arrived.
+// writeFlowLog writes a new VNet flow log blob (one NIC, the Network Watcher layout) with
+// one tuple per flow of the capture: the initiator as source, bytes both ways.
+func (p *pipeline) writeFlowLog(t *testing.T) {
+	t.Helper()
+	p.blobs++
+	mac := fmt.Sprintf("000D3A%06X", p.blobs)
+	dir := filepath.Join(p.flowLogs, "insights-logs-flowlogflowevent", "flowLogResourceID=", "SUB_NETWORKWATCHERRG",
+		"NETWORKWATCHER_WESTEUROPE_FL-SPOKE1", "y=2026", "m=01", "d=01", "h=00", "m=00", "macAddress="+mac)
+	require.NoError(t, os.MkdirAll(dir, 0o755))
+	ms := time.Now().UnixMilli()
+	var tuples []string
+	for i, fl := range capture {
+		tuples = append(tuples, fmt.Sprintf(`"%d,%s,%s,%d,443,6,O,C,NX,10,%d,10,2000"`, ms, fl.src, fl.dst, 50000+i, 1000+i))
+	}
+	blob := fmt.Sprintf(`{"records":[{"time":"%s","flowLogVersion":4,"flowLogGUID":"3c2b1a09-5d6e-4f70-8a9b-0c1d2e3f4a5b",`+
+		`"macAddress":"%s","category":"FlowLogFlowEvent","flowLogResourceID":"/SUBSCRIPTIONS/SUB/RESOURCEGROUPS/NETWORKWATCHERRG/PROVIDERS/MICROSOFT.NETWORK/NETWORKWATCHERS/NETWORKWATCHER_WESTEUROPE/FLOWLOGS/FL-SPOKE1",`+
+		`"targetResourceID":"/subscriptions/sub/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/vnet-spoke1","operationName":"FlowLogFlowEvent",`+
+		`"flowRecords":{"flows":[{"aclID":"00000000-1111-2222-3333-444444444401","flowGroups":[{"rule":"DefaultRule_AllowVnetOutBound","flowTuples":[%s]}]}]}}]}`,
+		time.Now().UTC().Format(time.RFC3339Nano), mac, strings.Join(tuples, ","))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "PT1H.json"), []byte(blob), 0o644))
+}
+
+// export runs softflowd over the capture and writes a flow log blob with the same flows, and
+// returns the processed records by source and destination address, once one record per flow
+// and source has arrived (IPFIX keys as {src, dst}, flow logs as {"flowlog " + src, dst}).
 func (p *pipeline) export(t *testing.T, capturePath string) map[[2]string]map[string]any {
 	t.Helper()
 	p.sink.Reset()
 	runSoftflowd(t, capturePath, p.ipfixAddr)
-	require.Eventually(t, func() bool { return p.sink.LogRecordCount() >= len(capture) }, 30*time.Second, 20*time.Millisecond,
-		"records: %d of %d", p.sink.LogRecordCount(), len(capture))
+	p.writeFlowLog(t)
+	require.Eventually(t, func() bool { return p.sink.LogRecordCount() >= 2*len(capture) }, 30*time.Second, 20*time.Millisecond,
+		"records: %d of %d", p.sink.LogRecordCount(), 2*len(capture))
 	out := map[[2]string]map[string]any{}
 	for _, ld := range p.sink.AllLogs() {
 		for i := 0; i < ld.ResourceLogs().Len(); i++ {
@@ -203,12 +249,16 @@ func (p *pipeline) export(t *testing.T, capturePath string) map[[2]string]map[st
 				lrs := sls.At(j).LogRecords()
 				for k := 0; k < lrs.Len(); k++ {
 					a := lrs.At(k).Attributes().AsRaw()
-					out[[2]string{fmt.Sprint(a[schema.SourceAddress]), fmt.Sprint(a[schema.DestinationAddress])}] = a
+					src := fmt.Sprint(a[schema.SourceAddress])
+					if a[schema.FlowType] == schema.FlowTypeVNetFlowLog {
+						src = "flowlog " + src
+					}
+					out[[2]string{src, fmt.Sprint(a[schema.DestinationAddress])}] = a
 				}
 			}
 		}
 	}
-	require.Len(t, out, len(capture), "one record per flow")
+	require.Len(t, out, 2*len(capture), "one record per flow and source")
 	return out
 }
 
@@ -237,12 +287,16 @@ func TestLiveRoutingAwareFlows(t *testing.T) {
 	// Before convergence nothing is classed from routes: records say pending. (The sessions
 	// take at least a second to come up: BIRD's connect delay.)
 	recs := p.export(t, capturePath)
-	if recs[[2]string{"192.168.1.10", "10.1.0.4"}][schema.FlowRouteState] == schema.RouteStatePending {
-		for k, a := range recs {
-			assert.Equal(t, "unknown", a[schema.FlowDirection], "%v while pending", k)
-			assert.NotContains(t, a, schema.FlowDstRouteClass)
+	pending := 0
+	for k, a := range recs {
+		if a[schema.FlowRouteState] != schema.RouteStatePending {
+			continue
 		}
-	} else {
+		pending++
+		assert.Equal(t, "unknown", a[schema.FlowDirection], "%v while pending", k)
+		assert.NotContains(t, a, schema.FlowDstRouteClass)
+	}
+	if pending == 0 {
 		t.Log("the RIB converged before the first export: the pending phase was not observed")
 	}
 
@@ -258,12 +312,16 @@ func TestLiveRoutingAwareFlows(t *testing.T) {
 
 	check := func(recs map[[2]string]map[string]any, dstClass10 string) {
 		t.Helper()
-		for _, fl := range capture {
+		for _, fl := range append(capture, flowLogCapture()...) {
 			a := recs[[2]string{fl.src, fl.dst}]
 			require.NotNil(t, a, "%s -> %s", fl.src, fl.dst)
-			assert.Equal(t, schema.FlowTypeIPFIX, a[schema.FlowType])
 			assert.Equal(t, fl.direction, a[schema.FlowDirection], "%s -> %s", fl.src, fl.dst)
 			wantClass, wantPath := fl.dstClass, fl.dstPath
+			if strings.HasPrefix(fl.src, "flowlog ") {
+				assert.Equal(t, schema.FlowTypeVNetFlowLog, a[schema.FlowType])
+			} else {
+				assert.Equal(t, schema.FlowTypeIPFIX, a[schema.FlowType])
+			}
 			if fl.dst == "10.1.0.4" && dstClass10 == "vpn" {
 				wantClass, wantPath = "vpn", "65515 65515 65515"
 			}
@@ -280,6 +338,10 @@ func TestLiveRoutingAwareFlows(t *testing.T) {
 	assert.Equal(t, "msee", a[schema.FlowDstRoutePeer])
 	assert.Equal(t, "192.168.0.0/16", a[schema.FlowSrcRoutePrefix])
 	assert.Equal(t, "onprem", a[schema.FlowSrcRouteClass])
+	// Flow logs carry no AS numbers: both come from the routes.
+	fa := last[[2]string{"flowlog 192.168.1.10", "10.1.0.4"}]
+	assert.Equal(t, int64(65001), fa[schema.FlowSrcAS])
+	assert.Equal(t, int64(65515), fa[schema.FlowDstAS])
 	assert.NotContains(t, a, schema.FlowRouteCondition)
 
 	// The ExpressRoute path of 10.1.0.0/16 is withdrawn: the VPN path is best, and the
@@ -295,6 +357,7 @@ func TestLiveRoutingAwareFlows(t *testing.T) {
 	last = p.export(t, capturePath)
 	check(last, "vpn")
 	assert.Equal(t, schema.RouteConditionRedundancyLost, last[[2]string{"192.168.1.10", "10.1.0.4"}][schema.FlowRouteCondition])
+	assert.Equal(t, schema.RouteConditionRedundancyLost, last[[2]string{"flowlog 192.168.1.10", "10.1.0.4"}][schema.FlowRouteCondition])
 	assert.NotContains(t, last[[2]string{"192.168.7.7", "10.2.0.5"}], schema.FlowRouteCondition)
 
 	// Restored: ExpressRoute again, redundancy back.
