@@ -108,3 +108,49 @@ func BenchmarkRouteLookupChurn(b *testing.B) {
 	b.ReportMetric(float64(updates.Load())/el.Seconds(), "updates/s")
 	b.ReportMetric(float64(worst.Microseconds()), "worst-sampled-µs")
 }
+
+// BenchmarkPeerDownLookupWait measures how long look-ups wait while a peer with the whole
+// table goes down: PeerDown removes every path under one exclusive lock (run it with
+// -benchtime=1x: each op loads a RIB first, outside the timer). It reports the session
+// down's duration and the longest look-up beside it.
+func BenchmarkPeerDownLookupWait(b *testing.B) {
+	s := synthetic()
+	addrs := lookupAddrs(false)
+	for range b.N {
+		b.StopTimer()
+		r, err := New(DefaultConfig())
+		if err != nil {
+			b.Fatal(err)
+		}
+		s.load(b, r, t0)
+		stop := make(chan struct{})
+		var worst atomic.Int64
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var m Match
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				t := time.Now()
+				r.Lookup(addrs[i&(len(addrs)-1)], &m)
+				if d := time.Since(t).Nanoseconds(); d > worst.Load() {
+					worst.Store(d)
+				}
+			}
+		}()
+		b.StartTimer()
+		start := time.Now()
+		r.PeerDown(t0.Add(time.Minute), transit)
+		down := time.Since(start)
+		b.StopTimer()
+		close(stop)
+		wg.Wait()
+		b.ReportMetric(down.Seconds(), "peerdown-s")
+		b.ReportMetric(float64(worst.Load())/1e6, "worst-lookup-ms")
+	}
+}
