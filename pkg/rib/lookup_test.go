@@ -2,6 +2,7 @@ package rib
 
 import (
 	"math/rand/v2"
+	"net/netip"
 	"sync"
 	"testing"
 	"time"
@@ -246,5 +247,58 @@ func TestLookupConditionFlagsFollowAnalyses(t *testing.T) {
 	}
 	if r.Active().Overlap == 0 && r.Active().LostRedundancy == 0 {
 		t.Fatal("no condition was ever open at the end: the test exercises nothing")
+	}
+}
+
+// A session down larger than one chunk removes every path of the peer, with one withdrawal
+// each, while look-ups run beside it (go test -race) and see either path.
+func TestPeerDownInChunksBesideLookups(t *testing.T) {
+	r, rec := newRIB(t, nil)
+	const n = 3*peerDownChunk + 17
+	for i := range n {
+		pfx := netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(i >> 8), byte(i), 0}), 24).String()
+		announce(t, r, at(0), rs0, pfx, "10.9.0.1", 65515)
+		if i%2 == 0 {
+			announce(t, r, at(0), nva, pfx, "10.9.0.2", 65010, 65515)
+		}
+	}
+	rec.take()
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		var m Match
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if r.Lookup(netip.AddrFrom4([4]byte{10, byte(i % n >> 8), byte(i % n), 1}), &m) && m.Peer != rs0 && m.Peer != nva {
+				t.Errorf("look-up: %+v", m)
+				return
+			}
+		}
+	}()
+	r.PeerDown(at(time.Minute), rs0)
+	close(stop)
+	wg.Wait()
+	if got := len(rec.take(EventWithdraw)); got != n {
+		t.Fatalf("%d withdrawals, want %d", got, n)
+	}
+	st := r.Stats()
+	if st.Prefixes() != (n+1)/2 || st.Paths != (n+1)/2 {
+		t.Fatalf("stats after the session down: %+v", st)
+	}
+	if ps, _ := r.PeerStats(rs0); ps.Routes != 0 || ps.Up || ps.Downs != 1 {
+		t.Fatalf("peer after its session down: %+v", ps)
+	}
+	var m Match
+	if r.Lookup(ma("10.0.1.1"), &m) { // an odd prefix: rs0 only
+		t.Fatalf("route left: %+v", m)
+	}
+	if !r.Lookup(ma("10.0.0.1"), &m) || m.Peer != nva || m.Conditions != CondRedundancyLost {
+		t.Fatalf("even prefix: %+v", m)
 	}
 }
