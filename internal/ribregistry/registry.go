@@ -4,7 +4,8 @@
 // it starts. The collector creates every component of its pipelines before it starts any,
 // and starts processors before receivers, so the look-up at start finds the RIB whatever
 // the order of the configuration; until the receiver has loaded its routes the Source says
-// it has not converged.
+// it has not converged. The registry is process-wide: two collectors built in one process
+// (tests) must give their bgp receivers distinct IDs.
 package ribregistry
 
 import (
