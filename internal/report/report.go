@@ -86,6 +86,13 @@ type Report struct {
 	UncountedRecords int `json:"uncounted_flow_records"`
 	// Observations: bytes seen at each observation point (every record, counted or not).
 	Observations []ObservationTotal `json:"bytes_seen_per_observation_point"`
+
+	// Routing sections (routes.go): records tagged from a converged RIB and while pending,
+	// traffic per route class and traffic at risk.
+	RouteTagged          int            `json:"route_tagged_records"`
+	RoutePending         int            `json:"route_pending_records"`
+	TrafficPerRouteClass []RouteTraffic `json:"traffic_per_route_class"`
+	TrafficAtRisk        []AtRisk       `json:"traffic_at_risk"`
 }
 
 // CountBin counts events of one 5-minute bucket by kind.
@@ -106,6 +113,7 @@ type Builder struct {
 	routes     map[routeKey]string // announced route -> class
 	conditions map[condKey]int     // open condition -> index in r.Conditions
 	obs        map[string]*ObservationTotal
+	routing    *routeAcc // routes.go
 }
 
 type routeKey struct{ source, router, peer, prefix string }
@@ -254,6 +262,7 @@ func (b *Builder) addRecord(lr plog.LogRecord) {
 	if l := str(at, schema.FlowLink); l != "" {
 		b.r.Links[l] += bytes
 	}
+	b.addRoutes(at, fwd, rev, pk, rpk)
 }
 
 func addSummary(m map[FlowSummary]*FlowSummary, k FlowSummary, bytes, packets int64) {
@@ -389,6 +398,7 @@ func (b *Builder) Report() Report {
 			r.Prefixes[class]++
 		}
 	}
+	b.routeReport(&r)
 	return r
 }
 

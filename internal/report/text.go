@@ -90,6 +90,8 @@ func WriteText(w io.Writer, r Report) error {
 		}
 	}
 
+	writeRoutesText(p, r)
+
 	p("\n== Prefixes by origin class (announced at the end)\n")
 	for _, k := range sortedKeys(r.Prefixes) {
 		p("%s\t%d\n", k, r.Prefixes[k])

@@ -120,3 +120,14 @@ func (b *Bird) Ctl(args ...string) string {
 func (b *Bird) Established(proto string) bool {
 	return strings.Contains(b.Ctl("show", "protocols", proto), "Established")
 }
+
+// Reconfigure replaces the daemon's configuration with conf (completed as in Start) and
+// makes it load it ("birdc configure"); it returns birdc's answer.
+func (b *Bird) Reconfigure(conf string) string {
+	b.t.Helper()
+	full := fmt.Sprintf("router id %s;\nlog %q all;\nprotocol device {}\n%s", b.routerID, filepath.Join(b.dir, "bird.log"), conf)
+	if err := os.WriteFile(filepath.Join(b.dir, "bird.conf"), []byte(full), 0o644); err != nil {
+		b.t.Fatal(err)
+	}
+	return b.Ctl("configure")
+}

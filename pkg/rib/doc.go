@@ -197,7 +197,10 @@
 //
 // A RIB is safe for concurrent use. Changes hold an exclusive lock and
 // look-ups a shared one; OnEvent is called with the lock held, so it must
-// be quick and must not call the RIB.
+// be quick and must not call the RIB. A change holds the exclusive lock for
+// one path; a session down for a few dozen prefixes at a time (PeerDown), so
+// a look-up ([RIB.Lookup], the flows' best path) never waits for a whole
+// table.
 //
 // # Bounds
 //

@@ -235,6 +235,7 @@ func (r *RIB) overlapAdd(t int64, pfx netip.Prefix, routes []route, origins []ui
 		}
 		st = &overlapState{start: t}
 		r.overlap[pfx] = st
+		r.markCondition(pfx, CondOverlap, true)
 		r.active.Overlap++
 		r.emit(Event{
 			Kind: EventOverlap, Phase: PhaseStart, Time: timeOf(t), Start: timeOf(t), Prefix: pfx,
@@ -244,6 +245,7 @@ func (r *RIB) overlapAdd(t int64, pfx netip.Prefix, routes []route, origins []ui
 	st.n += d
 	if st.n <= 0 {
 		delete(r.overlap, pfx)
+		r.markCondition(pfx, CondOverlap, false)
 		r.active.Overlap--
 		r.emit(Event{
 			Kind: EventOverlap, Phase: PhaseResolved, Time: timeOf(t), Start: timeOf(st.start),

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync/atomic"
 )
 
 // SourceKind says how a peer's routes reach the collector.
@@ -196,6 +197,9 @@ type ASPath struct {
 	memoPeer  uint32
 	memoClass Class
 	memoOK    bool
+
+	// text caches String for look-ups (see Text).
+	text atomic.Pointer[string]
 }
 
 // Contains reports whether asn appears anywhere in the path (sets included).

@@ -69,6 +69,7 @@ func (r *RIB) redundancyUpdate(t int64, pfx netip.Prefix, routes []route, before
 	switch {
 	case st == nil && before >= n && after < n && after > 0:
 		r.redundancy[pfx] = &redundancyState{start: t, prev: before}
+		r.markCondition(pfx, CondRedundancyLost, true)
 		r.active.LostRedundancy++
 		r.emit(Event{
 			Kind: EventLostRedundancy, Phase: PhaseStart, Time: timeOf(t), Start: timeOf(t),
@@ -76,6 +77,7 @@ func (r *RIB) redundancyUpdate(t int64, pfx netip.Prefix, routes []route, before
 		})
 	case st != nil && (after >= n || after == 0):
 		delete(r.redundancy, pfx)
+		r.markCondition(pfx, CondRedundancyLost, false)
 		r.active.LostRedundancy--
 		ev := Event{
 			Kind: EventLostRedundancy, Phase: PhaseResolved, Time: timeOf(t), Start: timeOf(st.start),

@@ -105,6 +105,7 @@ type RIB struct {
 type entry struct {
 	routes []route
 	inline [1]route
+	cond   Condition // open conditions, for look-ups (lookup.go)
 }
 
 func newEntry() *entry {
@@ -132,6 +133,7 @@ func (e *entry) find(peer, id uint32) int {
 
 type peerState struct {
 	peer   Peer
+	label  string // peerLabel(peer), for look-ups
 	idx    uint32
 	up     bool
 	since  int64
@@ -231,7 +233,7 @@ func (r *RIB) peer(p Peer, t int64, create bool) *peerState {
 	if !create {
 		return nil
 	}
-	ps := &peerState{peer: p, since: t, pcBaseAt: t}
+	ps := &peerState{peer: p, since: t, pcBaseAt: t, label: peerLabel(p)}
 	r.addPeer(ps)
 	return ps
 }
@@ -465,7 +467,9 @@ func (r *RIB) PeerUp(now time.Time, peer Peer) {
 // PeerDown removes every path of peer, emitting an EventWithdraw for each,
 // runs the analyses for every affected prefix (a session reset adds no flap
 // penalty: it is counted by the adjacency-flap analysis), and, when the peer
-// was up, counts a session down. The walk over the trie is O(prefixes).
+// was up, counts a session down. The walk over the trie is O(prefixes), under the shared
+// lock; the paths go a few hundred prefixes per hold of the exclusive lock, so look-ups
+// never wait for the whole table (see removePeer).
 func (r *RIB) PeerDown(now time.Time, peer Peer) {
 	t := now.UnixNano()
 	r.mu.Lock()
@@ -473,46 +477,7 @@ func (r *RIB) PeerDown(now time.Time, peer Peer) {
 	ps := r.peer(peer, t, true)
 	countBefore := ps.routes
 	if ps.routes > 0 {
-		var empty []netip.Prefix
-		var removed []route
-		for pfx, e := range r.table.All() {
-			if ps.routes == 0 {
-				break
-			}
-			if !slices.ContainsFunc(e.routes, func(rt route) bool { return rt.peer == ps.idx }) {
-				continue
-			}
-			var before snapshot
-			var buf [8]uint32
-			if r.prefixAnalyses {
-				before = r.snap(e.routes, buf[:0])
-			}
-			removed = removed[:0]
-			fam := FamilyOf(pfx)
-			e.routes = slices.DeleteFunc(e.routes, func(rt route) bool {
-				if rt.peer != ps.idx {
-					return false
-				}
-				removed = append(removed, rt)
-				return true
-			})
-			for _, rt := range removed {
-				r.count(ps, fam, rt.attrs.Class, -1)
-				r.emit(Event{Kind: EventWithdraw, Phase: PhaseInstant, Time: timeOf(t), Prefix: pfx, Peer: peer, PathID: rt.id})
-			}
-			if r.prefixAnalyses {
-				r.afterChange(t, pfx, e, before, 0)
-			}
-			for _, rt := range removed {
-				r.in.releaseAttrs(rt.attrs)
-			}
-			if len(e.routes) == 0 {
-				empty = append(empty, pfx)
-			}
-		}
-		for _, pfx := range empty {
-			r.table.Delete(pfx)
-		}
+		r.removePeer(t, ps, peer) // peerdown.go: releases the lock between chunks
 	}
 	if ps.up {
 		ps.downs++

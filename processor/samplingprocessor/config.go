@@ -20,6 +20,8 @@ type Config struct {
 	Services     map[string]string  `mapstructure:"services"`
 	ControlPlane ControlPlaneConfig `mapstructure:"control_plane"`
 	Accounting   AccountingConfig   `mapstructure:"accounting"`
+	// Routing names the bgp receiver whose RIB tags the flows (routing.go).
+	Routing RoutingConfig `mapstructure:"routing"`
 }
 
 // RescaleConfig says how sampled counts are scaled up.
@@ -52,6 +54,8 @@ type DirectionConfig struct {
 	OnpremASNs     []uint32 `mapstructure:"onprem_asns"`
 	AzurePrefixes  []string `mapstructure:"azure_prefixes"`
 	OnpremPrefixes []string `mapstructure:"onprem_prefixes"`
+	// FromRoutes places sides by the origin AS of their best route (needs routing.source).
+	FromRoutes bool `mapstructure:"from_routes"`
 }
 
 // HairpinConfig says which observation points sit at the Azure edge.
@@ -90,6 +94,7 @@ func createDefaultConfig() *Config {
 		Hairpin:      HairpinConfig{EdgeResources: []string{"/subnets/GatewaySubnet"}},
 		ControlPlane: ControlPlaneConfig{Prefixes: []string{"169.254.0.0/16"}},
 		Accounting:   defaultAccountingConfig(),
+		Routing:      RoutingConfig{ConvergenceTimeout: defaultConvergenceTimeout},
 	}
 }
 
@@ -118,7 +123,9 @@ func (c *Config) build() (classify.Config, error) {
 		AzurePrefixes:   set("direction.azure_prefixes", c.Direction.AzurePrefixes),
 		OnpremPrefixes:  set("direction.onprem_prefixes", c.Direction.OnpremPrefixes),
 		EdgeResources:   c.Hairpin.EdgeResources,
+		FromRoutes:      c.Direction.FromRoutes,
 	}
+	errs = append(errs, c.routingErrors()...)
 	if len(c.Hairpin.EdgeExporters) > 0 {
 		out.EdgeExporters = set("hairpin.edge_exporters", c.Hairpin.EdgeExporters)
 	}

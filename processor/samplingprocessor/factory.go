@@ -27,5 +27,5 @@ func createLogs(ctx context.Context, set processor.Settings, cfg component.Confi
 	}
 	return processorhelper.NewLogs(ctx, set, cfg, next, p.processLogs,
 		processorhelper.WithCapabilities(consumer.Capabilities{MutatesData: true}),
-		processorhelper.WithShutdown(p.shutdown))
+		processorhelper.WithShutdown(p.shutdown), processorhelper.WithStart(p.start))
 }

@@ -25,6 +25,7 @@ type samplingProcessor struct {
 	acct       accountingSetup
 	accountant *accounting.Accountant
 	reasonOpts [accounting.NumReasons]metric.MeasurementOption
+	router     *router // nil without routing.source (routing.go)
 }
 
 type outcome int
@@ -48,7 +49,7 @@ func newProcessor(set processor.Settings, cfg *Config) (*samplingProcessor, erro
 	if err != nil {
 		return nil, err
 	}
-	p := &samplingProcessor{classifier: classify.New(cc), rescale: cfg.Rescale.Enabled, telemetry: tb}
+	p := &samplingProcessor{classifier: classify.New(cc), rescale: cfg.Rescale.Enabled, telemetry: tb, router: newRouter(cfg)}
 	if p.acct, err = cfg.buildAccounting(); err != nil {
 		return nil, err
 	}
@@ -72,6 +73,8 @@ func (p *samplingProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog
 	var reasons [accounting.NumReasons]int64
 	var rec record
 	var res classify.Result
+	var routes routeTags
+	routed := p.router != nil && p.router.awaitReady(ctx)
 	rls := ld.ResourceLogs()
 	for i := 0; i < rls.Len(); i++ {
 		rl := rls.At(i)
@@ -98,6 +101,9 @@ func (p *samplingProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog
 					continue
 				}
 				doRescale := p.rescale && !rec.alreadyRescaled
+				if p.router != nil {
+					p.router.lookup(&rec.flow, &routes, routed)
+				}
 				p.classifier.Classify(&rec.flow, doRescale, &res)
 				switch {
 				case rec.alreadyRescaled:
@@ -108,6 +114,9 @@ func (p *samplingProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog
 					counts[outRescaled]++
 				}
 				rec.write(attrs, &res, doRescale)
+				if p.router != nil {
+					p.router.write(attrs, &routes, &rec.flow)
+				}
 				p.observe(lrs.At(k), &rec, &res, &ro, &reasons)
 			}
 		}

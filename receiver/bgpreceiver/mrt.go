@@ -334,8 +334,13 @@ func (m *mrtReader) run() {
 	defer m.wg.Done()
 	tick := time.NewTicker(m.cfg.PollInterval)
 	defer tick.Stop()
+	first := true
 	for {
 		m.poll()
+		if first && !m.stopped() {
+			first = false // the first pass over the files is queued: the initial load
+			m.r.enqueue(item{kind: itemRouting, fn: m.r.routingMRTLoaded})
+		}
 		select {
 		case <-tick.C:
 		case <-m.done:

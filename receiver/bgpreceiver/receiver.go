@@ -45,6 +45,8 @@ const (
 	itemStats
 	// itemRestartTimer: the restart or stale timer of a graceful restart ran out.
 	itemRestartTimer
+	// itemRouting runs fn on the RIB goroutine (routing.go: convergence).
+	itemRouting
 )
 
 // item is one unit of work for the RIB goroutine.
@@ -83,6 +85,8 @@ type item struct {
 	restartTime time.Duration
 	grFamilies  map[string]bool
 	gen         uint64
+
+	fn func()
 }
 
 type stat struct {
@@ -138,7 +142,8 @@ type bgpReceiver struct {
 	restarts  map[rib.Peer]*restart
 	staleTime time.Duration
 
-	lim *limits
+	lim     *limits
+	routing routing // the published RIB and its convergence (routing.go)
 }
 
 func newReceiver(set receiver.Settings, cfg *Config) (*bgpReceiver, error) {
@@ -160,6 +165,7 @@ func newReceiver(set receiver.Settings, cfg *Config) (*bgpReceiver, error) {
 	for _, p := range cfg.speakerConfig().Peers {
 		r.peers[p.Address] = p
 	}
+	r.publishRIB()
 	return r, nil
 }
 
@@ -209,11 +215,13 @@ func (r *bgpReceiver) Start(ctx context.Context, host component.Host) error {
 	// After the sources: the metrics goroutine reads r.sp.
 	r.wg.Add(1)
 	go r.runMetrics()
+	r.routingStarted()
 	return nil
 }
 
 // Shutdown stops the sources first (the speaker closes every session), then the goroutines.
 func (r *bgpReceiver) Shutdown(context.Context) error {
+	r.routing.unregister()
 	r.stop()
 	return nil
 }
@@ -370,6 +378,7 @@ func (r *bgpReceiver) handle(it item) {
 		if g != nil && g.down {
 			r.restartUp(it, g)
 		}
+		r.routingPeerUp(it)
 	case itemPeerDown:
 		if lr, ok := r.record(schema.BGPEventPeerDown, it.t, it.peer, plog.SeverityNumberWarn); ok {
 			at := lr.Attributes()
@@ -427,8 +436,13 @@ func (r *bgpReceiver) handle(it item) {
 		if g != nil && it.update.EndOfRIB {
 			r.endOfRIB(it, g, it.update.EndOfRIBFamily)
 		}
+		if it.update.EndOfRIB {
+			r.routingEndOfRIB(it)
+		}
 	case itemRestartTimer:
 		r.restartTimer(it)
+	case itemRouting:
+		it.fn()
 	case itemMessage:
 		if it.peer.Kind != rib.SourceBGP {
 			r.countMessage(it.peer, it.msgType, it.msgDir) // the speaker counts its own

@@ -34,7 +34,8 @@ func TestDemo(t *testing.T) {
 		log, _ := os.ReadFile(filepath.Join(dir, "collector.log"))
 		t.Fatalf("demo: %v\n%s\ncollector log:\n%s", err, out, log)
 	}
-	for _, want := range []string{"== Traffic per direction, bit/s", "== Bytes seen at each observation point", "== Top talkers", "== Hairpin flows", "== Routing conditions"} {
+	for _, want := range []string{"== Traffic per direction, bit/s", "== Bytes seen at each observation point", "== Top talkers", "== Hairpin flows", "== Routing conditions",
+		"== Traffic per route class", "== Traffic at risk"} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("the demo's report has no %q section:\n%s", want, out)
 		}
@@ -43,6 +44,7 @@ func TestDemo(t *testing.T) {
 
 	checkFlowReport(t, r, root, filepath.Join(root, "demo", "data", "flowlogs"))
 	checkCountedSums(t, readTruth(t, root), filepath.Join(dir, "out"))
+	checkRouteReport(t, r)
 
 	// BGP: 3 OPENs, 41 keepalives (two Route Server instances for 14 minutes, the VPN NVA for
 	// 13), one NOTIFICATION; the routes left at the end; the conditions.
@@ -498,4 +500,29 @@ func flowLogTruth(t *testing.T, dir string) (map[string]int64, int) {
 		t.Fatalf("reading the sample flow logs: %d tuples, %v", n, err)
 	}
 	return out, n
+}
+
+// checkRouteReport checks the routing sections: config/demo.yaml has no prefix list, so the
+// directions checkFlowReport found right came from the MRT log's routes; every flow record was
+// tagged from the converged RIB (its final state: the VPN backup of 192.168.0.0/16 is gone,
+// 10.1.0.0/16 overlaps 10.1.128.0/17 of another origin).
+func checkRouteReport(t *testing.T, r report.Report) {
+	t.Helper()
+	if r.RoutePending != 0 || r.RouteTagged != r.FlowRecords {
+		t.Errorf("records tagged from routes: %d of %d, pending %d", r.RouteTagged, r.FlowRecords, r.RoutePending)
+	}
+	classes := map[string]int64{}
+	for _, c := range r.TrafficPerRouteClass {
+		classes[c.Class] = c.Bytes
+	}
+	if classes["azure"] == 0 || classes["expressroute"] == 0 || classes["(no route)"] != 708+420+236 {
+		t.Errorf("traffic per route class: %+v", r.TrafficPerRouteClass)
+	}
+	risk := map[string]string{}
+	for _, a := range r.TrafficAtRisk {
+		risk[a.Condition+" "+a.Prefix] = a.Class
+	}
+	if risk["redundancy_lost 192.168.0.0/16"] != "expressroute" || risk["overlap 10.1.0.0/16"] != "azure" || len(risk) != 2 {
+		t.Errorf("traffic at risk: %+v", r.TrafficAtRisk)
+	}
 }

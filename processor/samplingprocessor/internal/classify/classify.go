@@ -75,6 +75,9 @@ type Flow struct {
 	RevBytes     uint64
 	RevPackets   uint64
 	HasReverse   bool
+	// SrcRoute, DstRoute: the best routes of the two sides (routes.go), used when
+	// Config.FromRoutes is set.
+	SrcRoute, DstRoute Route
 }
 
 // Direction of a flow relative to Azure.
@@ -201,6 +204,8 @@ type Config struct {
 	OnpremASNs     []uint32
 	AzurePrefixes  *cidrset.Set
 	OnpremPrefixes *cidrset.Set
+	// FromRoutes places sides by the origin of their best route (routes.go).
+	FromRoutes bool
 
 	// EdgeExporters are the IPFIX/NetFlow exporters that sit at the Azure edge; nil means
 	// every exporter does. Azure-to-Azure traffic they see is hairpinned.
@@ -349,7 +354,7 @@ func (c *Classifier) sideOf(a netip.Addr, as uint32) side {
 }
 
 func (c *Classifier) direction(f *Flow) Direction {
-	s, d := c.sideOf(f.Src, f.SrcAS), c.sideOf(f.Dst, f.DstAS)
+	s, d := c.sideRouted(f.Src, f.SrcAS, &f.SrcRoute), c.sideRouted(f.Dst, f.DstAS, &f.DstRoute)
 	switch {
 	case s == sideAzure && d == sideAzure:
 		return DirAzureInternal
