@@ -55,17 +55,33 @@ func TestFDExhaustionSubprocess(t *testing.T) {
 	}
 	addrs := strings.Fields(next("ADDRS "))
 	next("EXHAUSTED")
+	// With no descriptor left, a connection is shed: closed at once, never left hanging
+	// (served fails the test on a hang). The two listeners share the process's descriptors,
+	// so the one a listener frees while shedding can be taken by the other listener's
+	// accept, which then serves: either outcome is correct, a hang is not.
+	shedAny := false
 	for _, a := range addrs {
-		c := dialFrom(t, "127.0.0.1", tcpAddr(t, a))
-		if served(t, c) {
-			t.Fatalf("%s served with no descriptor left", a)
+		if !served(t, dialFrom(t, "127.0.0.1", tcpAddr(t, a))) {
+			shedAny = true
 		}
+	}
+	if !shedAny {
+		t.Fatal("no connection was shed with no descriptor left")
 	}
 	fmt.Fprintln(stdin, "free")
 	next("FREED")
-	for _, a := range addrs {
-		if !served(t, dialFrom(t, "127.0.0.1", tcpAddr(t, a))) {
-			t.Fatalf("%s not serving once descriptors are free", a)
+	accepted := make([]int, len(addrs))
+	for i, a := range addrs {
+		// A listener still backing off from the last exhaustion may shed one more
+		// connection; it must serve within a few attempts.
+		for try := 0; ; try++ {
+			if served(t, dialFrom(t, "127.0.0.1", tcpAddr(t, a))) {
+				accepted[i]++
+				break
+			}
+			if try == 5 {
+				t.Fatalf("%s not serving once descriptors are free", a)
+			}
 		}
 	}
 	stdin.Close()
@@ -73,10 +89,15 @@ func TestFDExhaustionSubprocess(t *testing.T) {
 	if err := json.Unmarshal([]byte(next("STATS ")), &stats); err != nil {
 		t.Fatal(err)
 	}
+	exhausted := uint64(0)
 	for i, st := range stats {
-		if st.Refused[FDExhausted] < 1 || st.Accepted != 1 {
-			t.Fatalf("listener %d: %+v", i, st)
+		exhausted += uint64(st.Refused[FDExhausted])
+		if int(st.Accepted) < accepted[i] {
+			t.Fatalf("listener %d accepted %d, the test was served %d times: %+v", i, st.Accepted, accepted[i], st)
 		}
+	}
+	if exhausted < 1 {
+		t.Fatalf("no fd_exhausted refusal counted: %+v", stats)
 	}
 	if err := cmd.Wait(); err != nil {
 		t.Fatal(err)

@@ -126,7 +126,8 @@ func TestDashboardOnPrometheus(t *testing.T) {
 		fmt.Sprintf("--config=yaml:service::telemetry::metrics::readers: [{pull: {exporter: {prometheus: {host: 127.0.0.1, port: %d}}}}]", p.Telemetry),
 		fmt.Sprintf("--config=yaml:exporters::prometheus::endpoint: 127.0.0.1:%d", p.Prometheus),
 		fmt.Sprintf("--config=yaml:receivers::ipfix::endpoint: 127.0.0.1:%d", p.IPFIX),
-		"--config=yaml:receivers::bgp::mrt::include: []",
+		// The demo's MRT log: its routes place each side (direction.from_routes, no prefix list).
+		"--config=yaml:receivers::bgp::mrt::include: ["+filepath.Join(root, "demo", "data", "*.mrt")+"]",
 		"--config=yaml:connectors::flowmetrics::interval: 1s",
 	)
 	prom := startPrometheus(t, fmt.Sprintf("127.0.0.1:%d", p.Prometheus))

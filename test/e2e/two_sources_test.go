@@ -79,7 +79,8 @@ func TestOneCaptureTwoSources(t *testing.T) {
 		fmt.Sprintf("--config=yaml:service::telemetry::metrics::readers: [{pull: {exporter: {prometheus: {host: 127.0.0.1, port: %d}}}}]", p.Telemetry),
 		fmt.Sprintf("--config=yaml:exporters::prometheus::endpoint: 127.0.0.1:%d", p.Prometheus),
 		fmt.Sprintf("--config=yaml:receivers::ipfix::endpoint: 127.0.0.1:%d", p.IPFIX),
-		"--config=yaml:receivers::bgp::mrt::include: []",
+		// The demo's MRT log: its routes place each side (direction.from_routes, no prefix list).
+		"--config=yaml:receivers::bgp::mrt::include: ["+filepath.Join(root, "demo", "data", "*.mrt")+"]",
 		// The demo's configuration says its edge routers export every packet; these sample.
 		fmt.Sprintf("--config=yaml:processors::sampling::rescale::rates: [{exporters: [127.0.0.11/32, 127.0.0.12/32], rate: %d}]", rate),
 	)
