@@ -18,6 +18,7 @@ import (
 	"go.uber.org/zap/zaptest"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/erviz/otelcol-erviz/receiver/flowlogreceiver/internal/coordination"
 	"github.com/erviz/otelcol-erviz/receiver/flowlogreceiver/internal/metadatatest"
 )
 
@@ -297,7 +298,7 @@ func TestAzuriteReplicaIDRestart(t *testing.T) {
 		assert.Empty(t, next.errors())
 		assert.Equal(t, int64(0), next.metric(metricStandby))
 		assert.True(t, next.logged("replica_id taken over from an instance that stopped without leaving"))
-		assert.Less(t, took, 15*time.Second+staleMargin+15*time.Second, "taken over once the old heartbeat was stale")
+		assert.Less(t, took, 15*time.Second+coordination.StaleMargin+15*time.Second, "taken over once the old heartbeat was stale")
 	})
 }
 

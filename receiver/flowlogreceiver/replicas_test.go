@@ -35,6 +35,7 @@ import (
 
 	"github.com/erviz/otelcol-erviz/internal/schema"
 	"github.com/erviz/otelcol-erviz/internal/testutil"
+	"github.com/erviz/otelcol-erviz/receiver/flowlogreceiver/internal/coordination"
 )
 
 // The tests here run receivers as child processes (this test binary re-executed with
@@ -693,7 +694,7 @@ func TestAzuriteLeaseTakenAway(t *testing.T) {
 		p, err := ob.GetProperties(context.Background(), nil)
 		require.NoError(t, err)
 		for k, v := range p.Metadata {
-			if strings.EqualFold(k, metaCheckpoint) && v != nil {
+			if strings.EqualFold(k, coordination.MetaCheckpoint) && v != nil {
 				return *v
 			}
 		}
