@@ -1,6 +1,8 @@
 package flowlogreceiver
 
 import (
+	"errors"
+
 	"github.com/erviz/otelcol-erviz/receiver/flowlogreceiver/internal/coordination"
 	"github.com/erviz/otelcol-erviz/receiver/flowlogreceiver/internal/metadata"
 )
@@ -10,10 +12,14 @@ var validReplicaRune = coordination.ValidReplicaRune
 
 // newCoordinator builds the coordination of replicas in the configured container of the
 // source's account (see package coordination for the layout).
-func (r *flowlogReceiver) newCoordinator(src *blobSource, tb *metadata.TelemetryBuilder) *coordination.Coordinator {
+func (r *flowlogReceiver) newCoordinator(src source, tb *metadata.TelemetryBuilder) (leases, error) {
+	bs, ok := src.(*blobSource)
+	if !ok {
+		return nil, errors.New("coordination needs the azure_blob source")
+	}
 	cfg, az := &r.cfg.Coordination, &r.cfg.AzureBlob
 	return coordination.New(coordination.Settings{
-		Container:     src.client.ServiceClient().NewContainerClient(cfg.Container),
+		Container:     bs.client.ServiceClient().NewContainerClient(cfg.Container),
 		Scope:         coordination.Scope(az.Containers, az.Prefix),
 		ReplicaID:     cfg.ReplicaID,
 		Self:          r.set.ID.String(),
@@ -21,5 +27,5 @@ func (r *flowlogReceiver) newCoordinator(src *blobSource, tb *metadata.Telemetry
 		Logger:        r.logger,
 		Now:           r.now,
 		Telemetry:     tb,
-	})
+	}), nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/collector/component"
@@ -34,8 +35,10 @@ type flowlogReceiver struct {
 	nextLogs    consumer.Logs
 	nextMetrics consumer.Metrics
 
-	// newSource builds the source at Start (replaced by tests).
+	// newSource builds the source at Start, newLeases the coordination of replicas
+	// (replaced by tests).
 	newSource func() (source, error)
+	newLeases func(source, *metadata.TelemetryBuilder) (leases, error)
 	now       func() time.Time
 
 	src    source
@@ -49,8 +52,8 @@ type flowlogReceiver struct {
 
 	blobs     map[string]*blobState // by blob key
 	firstPoll bool
-	// polled is told of every poll that ran to its end (tests wait on it).
-	polled func()
+	// polls counts the polls done (tests wait on it).
+	polls atomic.Int64
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -81,6 +84,7 @@ func newReceiver(set receiver.Settings, cfg *Config) (*flowlogReceiver, error) {
 		bs.maxBlock = cfg.MaxRecordSize
 		return bs, nil
 	}
+	r.newLeases = r.newCoordinator
 	return r, nil
 }
 
@@ -125,20 +129,20 @@ func (r *flowlogReceiver) Start(ctx context.Context, host component.Host) error 
 	}
 	r.src = src
 	if r.cfg.Coordination.Enabled {
-		bs, ok := src.(*blobSource)
-		if !ok {
-			src.Close()
-			r.src = nil
-			return errors.New("coordination needs the azure_blob source")
-		}
 		tb, err := metadata.NewTelemetryBuilder(r.set.TelemetrySettings)
+		if err == nil {
+			r.tb = tb
+			r.leases, err = r.newLeases(src, tb)
+		}
 		if err != nil {
+			if r.tb != nil {
+				r.tb.Shutdown()
+				r.tb = nil
+			}
 			src.Close()
 			r.src = nil
 			return err
 		}
-		r.tb = tb
-		r.leases = r.newCoordinator(bs, tb)
 		r.store = &leaseStore{leases: r.leases, stats: r.stats, logger: r.logger}
 		tb.ReceiverFlowlogReplicaStandby.Record(ctx, 0)
 	}
@@ -209,6 +213,7 @@ func (r *flowlogReceiver) run(ctx context.Context) {
 	defer t.Stop()
 	for {
 		r.poll(ctx)
+		r.polls.Add(1)
 		select {
 		case <-ctx.Done():
 			return
@@ -272,9 +277,6 @@ func (r *flowlogReceiver) poll(ctx context.Context) {
 	}
 	r.firstPoll = false
 	r.emitMetrics(ctx)
-	if r.polled != nil {
-		r.polled()
-	}
 }
 
 func (r *flowlogReceiver) emitMetrics(ctx context.Context) {
