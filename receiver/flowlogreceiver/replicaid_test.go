@@ -164,7 +164,8 @@ func TestAzuriteDuplicateReplicaID(t *testing.T) {
 	}
 	want := allTuples(t, blobs)
 	waitFor(t, "the first instance to read everything", 60*time.Second, func() bool { return covers(first.sink.keys(), want) })
-	time.Sleep(time.Second) // anything read twice would arrive now
+	afterPolls(t, first.r, 2) // anything read twice would have arrived
+	afterPolls(t, second.r, 2)
 	assert.Zero(t, second.sink.count(), "the instance standing by delivered nothing")
 	assert.Equal(t, want, first.sink.keys(), "every tuple once")
 	assert.Empty(t, repeats(first.sink.uids()))
@@ -187,7 +188,7 @@ func TestAzuriteDuplicateReplicaID(t *testing.T) {
 	waitFor(t, "the second instance to read the rest", 60*time.Second, func() bool {
 		return covers(merged(first.sink.keys(), second.sink.keys()), want)
 	})
-	time.Sleep(time.Second)
+	afterPolls(t, second.r, 2)
 	second.stop(t)
 	assert.NotZero(t, second.sink.count(), "the second instance read once the first one was gone")
 	assert.Equal(t, want, merged(first.sink.keys(), second.sink.keys()), "every tuple once")
@@ -220,7 +221,8 @@ func TestAzuriteDuplicateReplicaIDAtOnce(t *testing.T) {
 	grow()
 	want := allTuples(t, blobs)
 	waitFor(t, "everything read", 60*time.Second, func() bool { return covers(merged(a.sink.keys(), b.sink.keys()), want) })
-	time.Sleep(time.Second)
+	afterPolls(t, a.r, 2)
+	afterPolls(t, b.r, 2)
 	reader, standby := a, b
 	if a.conflicts() > 0 {
 		reader, standby = b, a
@@ -258,7 +260,7 @@ func TestAzuriteReplicaIDRestart(t *testing.T) {
 			return covers(merged(old.sink.keys(), next.sink.keys()), want)
 		})
 		took := time.Since(restarted)
-		time.Sleep(500 * time.Millisecond)
+		afterPolls(t, next.r, 2)
 		next.stop(t)
 		assert.Less(t, took, 10*time.Second, "no wait for a lease duration after a graceful stop")
 		assert.Equal(t, want, merged(old.sink.keys(), next.sink.keys()), "every tuple once")
@@ -288,7 +290,7 @@ func TestAzuriteReplicaIDRestart(t *testing.T) {
 			return covers(merged(keys, next.sink.keys()), want)
 		})
 		took := time.Since(restarted)
-		time.Sleep(500 * time.Millisecond)
+		afterPolls(t, next.r, 2)
 		next.stop(t)
 		oldUIDs, oldKeys := countAll(oldBatches)
 		assert.Equal(t, asSet(oldBatches[len(oldBatches)-1].UIDs), repeats(merged(oldUIDs, next.sink.uids())),
@@ -320,7 +322,7 @@ func TestAzuriteReplicaIDPaused(t *testing.T) {
 		_, keys := countAll(old.batches())
 		return covers(keys, want)
 	})
-	time.Sleep(500 * time.Millisecond) // idle: no batch in flight
+	afterHelperPolls(t, old, 2) // idle: no batch in flight
 	require.NoError(t, old.cmd.Process.Signal(syscall.SIGSTOP))
 	frozen := len(old.batches())
 	next := startInstance(t, coordConfig(az, "vm-1"))
@@ -346,7 +348,8 @@ func TestAzuriteReplicaIDPaused(t *testing.T) {
 		_, keys := countAll(old.batches())
 		return covers(merged(keys, next.sink.keys()), want)
 	})
-	time.Sleep(time.Second)
+	afterHelperPolls(t, old, 2) // anything the resumed instance read would have arrived
+	afterPolls(t, next.r, 2)
 	old.stop()
 	next.stop(t)
 	oldUIDs, oldKeys := countAll(old.batches())
