@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/consumer/consumererror"
 	"go.opentelemetry.io/collector/extension/xextension/storage"
+	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/receiver"
 	"go.opentelemetry.io/collector/receiver/receiverhelper"
 	"go.uber.org/zap"
@@ -49,6 +50,7 @@ type flowlogReceiver struct {
 	store  checkpointStore
 	conv   *converter
 	stats  *stats
+	mb     *metadata.MetricsBuilder
 
 	blobs     map[string]*blobState // by blob key
 	firstPoll bool
@@ -92,7 +94,9 @@ func newReceiver(set receiver.Settings, cfg *Config) (*flowlogReceiver, error) {
 func (r *flowlogReceiver) Start(ctx context.Context, host component.Host) error {
 	r.blobs = map[string]*blobState{}
 	r.firstPoll = true
-	r.stats = newStats(r.now())
+	start := r.now()
+	r.stats = newStats()
+	r.mb = metadata.NewMetricsBuilder(r.cfg.MetricsBuilderConfig, r.set, metadata.WithStartTime(pcommon.NewTimestampFromTime(start)))
 	r.conv = newConverter(r.now)
 	r.conv.applyBounds(r.cfg)
 	r.warnDirectory()
@@ -283,7 +287,7 @@ func (r *flowlogReceiver) emitMetrics(ctx context.Context) {
 	if r.nextMetrics == nil {
 		return
 	}
-	md := r.stats.metrics(r.now())
+	md := r.stats.metrics(r.mb, r.now())
 	n := md.DataPointCount()
 	if n == 0 {
 		return
