@@ -117,7 +117,7 @@ func createDefaultConfig() component.Config {
 		AzureBlob: AzureBlobConfig{
 			Containers: []string{ContainerVNet, ContainerNSG},
 		},
-		MetricsBuilderConfig: metadata.DefaultMetricsBuilderConfig(),
+		MetricsBuilderConfig: metadata.NewDefaultMetricsBuilderConfig(),
 	}
 }
 

@@ -40,15 +40,6 @@ func (t *leaseTable) replica(id string) *memLeases {
 	return &memLeases{t: t, id: id, held: map[string]bool{}, rejoined: true}
 }
 
-// steal gives the lease of a blob to another replica, as a lease broken and taken.
-func (t *leaseTable) steal(key, by string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if o := t.owners[key]; o != nil {
-		o.holder = by
-	}
-}
-
 func (t *leaseTable) holders() map[string]string {
 	t.mu.Lock()
 	defer t.mu.Unlock()

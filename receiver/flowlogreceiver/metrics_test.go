@@ -23,7 +23,7 @@ func TestStatsMetricsShape(t *testing.T) {
 	s.chunk("c/a", 1000, &chunkResult{Resource: testTarget, Tuples: 7, Newest: now.Add(-90 * time.Second), Errors: map[string]int{errKindMalformed: 2}})
 	s.chunk("c/b", 500, &chunkResult{Resource: testTarget, Tuples: 3})
 	s.error("", errKindList)
-	mb := metadata.NewMetricsBuilder(metadata.DefaultMetricsBuilderConfig(), receiverSettings(), metadata.WithStartTime(pcommon.NewTimestampFromTime(start)))
+	mb := metadata.NewMetricsBuilder(metadata.NewDefaultMetricsBuilderConfig(), receiverSettings(), metadata.WithStartTime(pcommon.NewTimestampFromTime(start)))
 	md := s.metrics(mb, now)
 
 	require.Equal(t, 2, md.ResourceMetrics().Len())
