@@ -100,28 +100,8 @@ func (r *flowlogReceiver) Start(ctx context.Context, host component.Host) error 
 	r.conv = newConverter(r.now)
 	r.conv.applyBounds(r.cfg)
 	r.warnDirectory()
-	local := &localStore{logger: r.logger, keys: r.checkpointKeys}
-	r.store = local
-	if r.cfg.Storage != nil {
-		if r.nextLogs == nil {
-			r.logger.Warn("no logs pipeline uses this receiver: checkpoints are kept in memory only")
-		} else {
-			client, err := storageclient.Open(ctx, host, *r.cfg.Storage, r.set.ID)
-			if err != nil {
-				return err
-			}
-			local.client = client
-			cps, err := local.load(ctx)
-			if err != nil {
-				_ = client.Close(ctx)
-				return err
-			}
-			r.client = client
-			for k, cp := range cps {
-				r.blobs[k] = &blobState{cp: cp, known: true}
-				r.stats.track(k)
-			}
-		}
+	if err := r.openLocalStore(ctx, host); err != nil {
+		return err
 	}
 	src, err := r.newSource()
 	if err != nil {
@@ -133,27 +113,63 @@ func (r *flowlogReceiver) Start(ctx context.Context, host component.Host) error 
 	}
 	r.src = src
 	if r.cfg.Coordination.Enabled {
-		tb, err := metadata.NewTelemetryBuilder(r.set.TelemetrySettings)
-		if err == nil {
-			r.tb = tb
-			r.leases, err = r.newLeases(src, tb)
-		}
-		if err != nil {
-			if r.tb != nil {
-				r.tb.Shutdown()
-				r.tb = nil
-			}
+		if err := r.startCoordination(ctx); err != nil {
 			src.Close()
 			r.src = nil
 			return err
 		}
-		r.store = &leaseStore{leases: r.leases, stats: r.stats, logger: r.logger}
-		tb.ReceiverFlowlogReplicaStandby.Record(ctx, 0)
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
 	r.wg.Add(1)
 	go r.run(runCtx)
+	return nil
+}
+
+// openLocalStore keeps the checkpoints in the storage extension when one is configured (and
+// loads them), else in memory.
+func (r *flowlogReceiver) openLocalStore(ctx context.Context, host component.Host) error {
+	local := &localStore{logger: r.logger, keys: r.checkpointKeys}
+	r.store = local
+	if r.cfg.Storage == nil {
+		return nil
+	}
+	if r.nextLogs == nil {
+		r.logger.Warn("no logs pipeline uses this receiver: checkpoints are kept in memory only")
+		return nil
+	}
+	client, err := storageclient.Open(ctx, host, *r.cfg.Storage, r.set.ID)
+	if err != nil {
+		return err
+	}
+	cps, err := local.load(ctx, client)
+	if err != nil {
+		_ = client.Close(ctx)
+		return err
+	}
+	local.client, r.client = client, client
+	for k, cp := range cps {
+		r.blobs[k] = &blobState{cp: cp, known: true}
+		r.stats.track(k)
+	}
+	return nil
+}
+
+// startCoordination shares the blobs with the other replicas: the checkpoints move to the
+// coordination container.
+func (r *flowlogReceiver) startCoordination(ctx context.Context) error {
+	tb, err := metadata.NewTelemetryBuilder(r.set.TelemetrySettings)
+	if err != nil {
+		return err
+	}
+	l, err := r.newLeases(r.src, tb)
+	if err != nil {
+		tb.Shutdown()
+		return err
+	}
+	r.tb, r.leases = tb, l
+	r.store = &leaseStore{leases: l, stats: r.stats, logger: r.logger}
+	tb.ReceiverFlowlogReplicaStandby.Record(ctx, 0)
 	return nil
 }
 
@@ -204,8 +220,8 @@ func (r *flowlogReceiver) save(ctx context.Context, key string, cp checkpoint) e
 // forget drops the checkpoint of a blob that is gone.
 func (r *flowlogReceiver) forget(ctx context.Context, key, why string) {
 	_, known := r.checkpointed(key)
+	r.forgetLocal(key) // first: the store's index lists the blobs still known
 	r.store.remove(ctx, key, known)
-	r.forgetLocal(key)
 	if known {
 		r.logger.Info("checkpoint dropped", zap.String("blob", key), zap.String("reason", why))
 	}

@@ -77,10 +77,10 @@ func (s *localStore) remove(ctx context.Context, key string, known bool) {
 	}
 }
 
-// load reads every checkpoint of the index.
-func (s *localStore) load(ctx context.Context) (map[string]checkpoint, error) {
+// load reads every checkpoint of the index from client.
+func (s *localStore) load(ctx context.Context, client storage.Client) (map[string]checkpoint, error) {
 	cps := map[string]checkpoint{}
-	b, err := s.client.Get(ctx, storageIndexKey)
+	b, err := client.Get(ctx, storageIndexKey)
 	if err != nil {
 		return nil, fmt.Errorf("reading the checkpoint index: %w", err)
 	}
@@ -93,7 +93,7 @@ func (s *localStore) load(ctx context.Context) (map[string]checkpoint, error) {
 		return cps, nil
 	}
 	for _, k := range keys {
-		v, err := s.client.Get(ctx, storageCPPrefix+k)
+		v, err := client.Get(ctx, storageCPPrefix+k)
 		if err != nil {
 			return nil, fmt.Errorf("reading the checkpoint of %s: %w", k, err)
 		}
