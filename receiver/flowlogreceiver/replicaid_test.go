@@ -160,7 +160,7 @@ func TestAzuriteDuplicateReplicaID(t *testing.T) {
 	}
 	for i := 0; i < 10; i++ {
 		grow()
-		time.Sleep(150 * time.Millisecond)
+		afterPolls(t, first.r, 1) // one poll sees each minute
 	}
 	want := allTuples(t, blobs)
 	waitFor(t, "the first instance to read everything", 60*time.Second, func() bool { return covers(first.sink.keys(), want) })
@@ -182,7 +182,7 @@ func TestAzuriteDuplicateReplicaID(t *testing.T) {
 	first.stop(t)
 	for i := 0; i < 10; i++ {
 		grow()
-		time.Sleep(150 * time.Millisecond)
+		afterPolls(t, second.r, 1) // one poll sees each minute
 	}
 	want = allTuples(t, blobs)
 	waitFor(t, "the second instance to read the rest", 60*time.Second, func() bool {
@@ -341,7 +341,7 @@ func TestAzuriteReplicaIDPaused(t *testing.T) {
 	})
 	for i := 0; i < 10; i++ {
 		grow()
-		time.Sleep(150 * time.Millisecond)
+		afterPolls(t, next.r, 1) // one poll sees each minute
 	}
 	want = allTuples(t, blobs)
 	waitFor(t, "the new instance to read on", 60*time.Second, func() bool {
