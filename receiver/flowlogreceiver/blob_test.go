@@ -109,7 +109,7 @@ func TestAzuriteGrowthRestart(t *testing.T) {
 	cfg.Storage = &storageID
 	s1, ms1 := &sink{}, new(consumertest.MetricsSink)
 	r1 := startReceiver(t, cfg, s1, ms1, newHost())
-	for ; minute < 6; time.Sleep(200 * time.Millisecond) {
+	for ; minute < 6; afterPolls(t, r1, 1) {
 		grow()
 	}
 	// Wait until the first run caught up, then stop it.
@@ -122,7 +122,7 @@ func TestAzuriteGrowthRestart(t *testing.T) {
 	}
 	w := want()
 	waitFor(t, "first run to catch up", 20*time.Second, func() bool { return s1.count() >= sum(w) })
-	time.Sleep(400 * time.Millisecond)
+	afterPolls(t, r1, 2)
 	require.NoError(t, r1.Shutdown(context.Background()))
 	read1, _ := metricTotal(lastMetrics(t, ms1), schema.FlowLogBytesRead)
 
@@ -137,12 +137,12 @@ func TestAzuriteGrowthRestart(t *testing.T) {
 	cfg2.Storage = &storageID
 	s2, ms2 := &sink{}, new(consumertest.MetricsSink)
 	r2 := startReceiver(t, cfg2, s2, ms2, newHost())
-	for ; minute < 12; time.Sleep(200 * time.Millisecond) {
+	for ; minute < 12; afterPolls(t, r2, 1) {
 		grow()
 	}
 	w = want()
 	waitFor(t, "second run to catch up", 20*time.Second, func() bool { return s1.count()+s2.count() >= sum(w) })
-	time.Sleep(500 * time.Millisecond)
+	afterPolls(t, r2, 2)
 	require.NoError(t, r2.Shutdown(context.Background()))
 	read2, _ := metricTotal(lastMetrics(t, ms2), schema.FlowLogBytesRead)
 
@@ -190,7 +190,7 @@ func TestAzuriteBadData(t *testing.T) {
 	r := startReceiver(t, blobConfig(az), s, ms, componenttest.NewNopHost())
 	want := refTuples(t, nwDoc([]string{good1, good2, vnetRecord(sec+181, "000D3A2B1001", 5000, 3)}))
 	waitFor(t, "good tuples", 20*time.Second, func() bool { return s.count() >= sum(want) })
-	time.Sleep(400 * time.Millisecond)
+	afterPolls(t, r, 2)
 	require.NoError(t, r.Shutdown(context.Background()))
 	assert.Equal(t, want, s.keys())
 	md := lastMetrics(t, ms)
@@ -240,7 +240,7 @@ func TestAzuriteBlobDeletedWhileRead(t *testing.T) {
 	}
 	require.NoError(t, c.Start(context.Background(), componenttest.NewNopHost()))
 	waitFor(t, "the kept blob", 20*time.Second, func() bool { return s.count() >= 6 })
-	time.Sleep(400 * time.Millisecond)
+	afterPollsOf(t, r, 2)
 	require.NoError(t, c.Shutdown(context.Background()))
 	assert.Equal(t, refTuples(t, kept.doc()), s.keys())
 	md := lastMetrics(t, ms)

@@ -114,7 +114,7 @@ func (r *flowlogReceiver) skipRecord(ctx context.Context, obj object, cp checkpo
 		if j := flowlog.NextRecord(ch.Data, from); j >= 0 {
 			next := checkpoint{Offset: ch.Offset + int64(j)}
 			r.logger.Info("reading again after a skipped record", zap.String("blob", obj.Key), zap.Int64("offset", next.Offset))
-			if err := r.save(ctx, obj.Key, next); err != nil && r.coord != nil {
+			if err := r.save(ctx, obj.Key, next); err != nil {
 				return next, false
 			}
 			return next, true
@@ -147,7 +147,7 @@ func (r *flowlogReceiver) skipBlock(ctx context.Context, obj object, ch chunk) (
 	if ch.AtEnd {
 		next.ETag, next.AtEnd = ch.ETag, true
 	}
-	if err := r.save(ctx, obj.Key, next); err != nil && r.coord != nil {
+	if err := r.save(ctx, obj.Key, next); err != nil {
 		return next, false
 	}
 	return next, !ch.AtEnd

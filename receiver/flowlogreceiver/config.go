@@ -9,6 +9,8 @@ import (
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/config/configopaque"
+
+	"github.com/erviz/otelcol-erviz/receiver/flowlogreceiver/internal/metadata"
 )
 
 // Default container names of Network Watcher flow logs.
@@ -50,6 +52,9 @@ type Config struct {
 	MaxRecordTuples int `mapstructure:"max_record_tuples"`
 	// Coordination shares the blobs of one account among several replicas (azure_blob only).
 	Coordination CoordinationConfig `mapstructure:"coordination"`
+	// MetricsBuilderConfig turns each flowlog.* metric and resource attribute on or off
+	// (`metrics`, `resource_attributes`: see documentation.md).
+	metadata.MetricsBuilderConfig `mapstructure:",squash"`
 
 	// prevent unkeyed literal initialization
 	_ struct{}
@@ -112,6 +117,7 @@ func createDefaultConfig() component.Config {
 		AzureBlob: AzureBlobConfig{
 			Containers: []string{ContainerVNet, ContainerNSG},
 		},
+		MetricsBuilderConfig: metadata.NewDefaultMetricsBuilderConfig(),
 	}
 }
 

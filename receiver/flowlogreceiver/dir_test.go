@@ -99,7 +99,7 @@ func TestDirectorySampleData(t *testing.T) {
 	ms := new(consumertest.MetricsSink)
 	r := startReceiver(t, dirConfig("testdata/hubspoke"), s, ms, componenttest.NewNopHost())
 	waitFor(t, "all sample tuples", 20*time.Second, func() bool { return s.count() >= sum(want) })
-	time.Sleep(300 * time.Millisecond) // a few more polls: nothing may be read twice
+	afterPolls(t, r, 2) // nothing may be read twice
 	require.NoError(t, r.Shutdown(context.Background()))
 
 	assert.Equal(t, want, s.keys())
@@ -192,13 +192,13 @@ func TestDirectoryGrowth(t *testing.T) {
 			next := vnetRecord(sec+int64(60*(i+1)), "000D3A2B1001", 1000+100*(i+1), 6+i)
 			doc := nwDoc(recs)
 			writeAtomic(t, p, append(doc[:len(doc)-2], (","+next[:len(next)/2])...))
-			time.Sleep(350 * time.Millisecond)
+			afterPolls(t, r, 2) // the receiver sees the half-written record
 		}
-		time.Sleep(150 * time.Millisecond)
+		afterPolls(t, r, 2) // and every stage of the file
 	}
 	want := refTuples(t, nwDoc(recs))
 	waitFor(t, "all tuples", 10*time.Second, func() bool { return s.count() >= sum(want) })
-	time.Sleep(300 * time.Millisecond)
+	afterPolls(t, r, 2)
 	assert.Equal(t, want, s.keys())
 	for uid, n := range s.uids() {
 		require.Equal(t, 1, n, "uid %s", uid)
@@ -241,7 +241,7 @@ func TestDirectoryRestart(t *testing.T) {
 	s2 := &sink{}
 	r2 := startReceiver(t, cfg2, s2, nil, newHost())
 	waitFor(t, "second run", 10*time.Second, func() bool { return s2.count() >= 17 })
-	time.Sleep(300 * time.Millisecond)
+	afterPolls(t, r2, 2)
 	require.NoError(t, r2.Shutdown(context.Background()))
 
 	got := s1.keys()
@@ -259,7 +259,7 @@ func TestConsumerRefusesThenAccepts(t *testing.T) {
 	cfg := dirConfig("testdata/hubspoke")
 	r := startReceiver(t, cfg, s, nil, componenttest.NewNopHost())
 	waitFor(t, "all sample tuples", 30*time.Second, func() bool { return s.count() >= sum(want) })
-	time.Sleep(200 * time.Millisecond)
+	afterPolls(t, r, 2)
 	require.NoError(t, r.Shutdown(context.Background()))
 	assert.Equal(t, want, s.keys())
 	assert.GreaterOrEqual(t, s.calls, s.batches+3)
@@ -277,14 +277,14 @@ func TestStartAtEnd(t *testing.T) {
 	s := &sink{}
 	r := startReceiver(t, cfg, s, nil, componenttest.NewNopHost())
 	defer func() { require.NoError(t, r.Shutdown(context.Background())) }()
-	time.Sleep(300 * time.Millisecond)
-	assert.Equal(t, 0, s.count())
+	afterPolls(t, r, 2)
+	assert.Equal(t, 0, s.count(), "existing data skipped")
 	added := vnetRecord(sec+60, "000D3A2B1001", 2000, 4)
 	writeAtomic(t, pa, nwDoc(append(a, added)))
 	later := []string{vnetRecord(sec+3600, "000D3A2B1001", 3000, 3)}
 	writeAtomic(t, filepath.Join(dir, nwPath(10, "000D3A2B1001")), nwDoc(later))
 	waitFor(t, "new data", 10*time.Second, func() bool { return s.count() >= 7 })
-	time.Sleep(300 * time.Millisecond)
+	afterPolls(t, r, 2)
 	want := refTuples(t, nwDoc([]string{added}), nwDoc(later))
 	assert.Equal(t, want, s.keys())
 }

@@ -22,6 +22,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/erviz/otelcol-erviz/internal/schema"
+	"github.com/erviz/otelcol-erviz/internal/sharedcomponent"
 	"github.com/erviz/otelcol-erviz/receiver/flowlogreceiver/internal/metadata"
 )
 
@@ -246,4 +247,19 @@ func receiverSettings() receiver.Settings {
 	}
 	set.ID = component.NewID(metadata.Type)
 	return set
+}
+
+// afterPolls waits until the receiver behind c has done n more polls than when called: with
+// n >= 2 at least one whole poll ran after the call, so anything the receiver would read
+// from the source as it is now has been read (and delivered: a poll waits for its batches).
+func afterPolls(t testing.TB, c component.Component, n int64) {
+	t.Helper()
+	r := c.(*sharedcomponent.Component[*flowlogReceiver]).Unwrap()
+	afterPollsOf(t, r, n)
+}
+
+func afterPollsOf(t testing.TB, r *flowlogReceiver, n int64) {
+	t.Helper()
+	target := r.polls.Load() + n
+	waitFor(t, "more polls", time.Minute, func() bool { return r.polls.Load() >= target })
 }

@@ -9,6 +9,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pmetric"
 
 	"github.com/erviz/otelcol-erviz/internal/schema"
+	"github.com/erviz/otelcol-erviz/receiver/flowlogreceiver/internal/metadata"
 )
 
 // resStats are the counters of one target resource.
@@ -22,13 +23,12 @@ type resStats struct {
 // stats keeps the per-resource counters behind the flowlog.* metrics.
 type stats struct {
 	mu      sync.Mutex
-	start   time.Time
 	byRes   map[string]*resStats
 	blobRes map[string]string // blob key -> target resource, once a record was seen
 }
 
-func newStats(start time.Time) *stats {
-	return &stats{start: start, byRes: map[string]*resStats{}, blobRes: map[string]string{}}
+func newStats() *stats {
+	return &stats{byRes: map[string]*resStats{}, blobRes: map[string]string{}}
 }
 
 func (s *stats) res(id string) *resStats {
@@ -85,8 +85,9 @@ func (s *stats) error(key, kind string) {
 	s.res(s.blobRes[key]).errors[kind]++
 }
 
-// metrics builds the current values.
-func (s *stats) metrics(now time.Time) pmetric.Metrics {
+// metrics builds the current values, one resource per target resource, through mb (the
+// metrics declared in metadata.yaml).
+func (s *stats) metrics(mb *metadata.MetricsBuilder, now time.Time) pmetric.Metrics {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	blobs := map[string]int64{}
@@ -99,67 +100,29 @@ func (s *stats) metrics(now time.Time) pmetric.Metrics {
 		ids = append(ids, id)
 	}
 	sort.Strings(ids)
-	md := pmetric.NewMetrics()
-	startTS, nowTS := pcommon.NewTimestampFromTime(s.start), pcommon.NewTimestampFromTime(now)
+	ts := pcommon.NewTimestampFromTime(now)
 	for _, id := range ids {
 		r := s.byRes[id]
-		rm := md.ResourceMetrics().AppendEmpty()
-		ra := rm.Resource().Attributes()
-		ra.PutStr(schema.CloudProvider, schema.CloudProviderAzure)
-		if id != "" {
-			ra.PutStr(schema.CloudResourceID, id)
-		}
-		sm := rm.ScopeMetrics().AppendEmpty()
-		sm.Scope().SetName(scopeName)
-		ms := sm.Metrics()
-		sum := func(name, desc, unit string) pmetric.NumberDataPointSlice {
-			m := ms.AppendEmpty()
-			m.SetName(name)
-			m.SetDescription(desc)
-			m.SetUnit(unit)
-			sm := m.SetEmptySum()
-			sm.SetIsMonotonic(true)
-			sm.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
-			return sm.DataPoints()
-		}
-		gauge := func(name, desc, unit string) pmetric.NumberDataPointSlice {
-			m := ms.AppendEmpty()
-			m.SetName(name)
-			m.SetDescription(desc)
-			m.SetUnit(unit)
-			return m.SetEmptyGauge().DataPoints()
-		}
-		dp := sum(schema.FlowLogTuples, "Flow tuples read.", "{tuple}").AppendEmpty()
-		dp.SetStartTimestamp(startTS)
-		dp.SetTimestamp(nowTS)
-		dp.SetIntValue(r.tuples)
-		dp = sum(schema.FlowLogBytesRead, "Bytes downloaded from flow log blobs.", "By").AppendEmpty()
-		dp.SetStartTimestamp(startTS)
-		dp.SetTimestamp(nowTS)
-		dp.SetIntValue(r.bytesRead)
-		dp = gauge(schema.FlowLogBlobs, "Flow log blobs tracked.", "{blob}").AppendEmpty()
-		dp.SetTimestamp(nowTS)
-		dp.SetIntValue(blobs[id])
+		mb.RecordFlowlogTuplesDataPoint(ts, r.tuples)
+		mb.RecordFlowlogBytesReadDataPoint(ts, r.bytesRead)
+		mb.RecordFlowlogBlobsDataPoint(ts, blobs[id])
 		if !r.newest.IsZero() {
-			dp = gauge(schema.FlowLogLag, "Age of the newest flow tuple read.", "s").AppendEmpty()
-			dp.SetTimestamp(nowTS)
-			dp.SetDoubleValue(now.Sub(r.newest).Seconds())
+			mb.RecordFlowlogLagDataPoint(ts, now.Sub(r.newest).Seconds())
 		}
-		if len(r.errors) > 0 {
-			dps := sum(schema.FlowLogErrors, "Problems met while reading flow logs, by kind.", "{error}")
-			kinds := make([]string, 0, len(r.errors))
-			for k := range r.errors {
-				kinds = append(kinds, k)
-			}
-			sort.Strings(kinds)
-			for _, k := range kinds {
-				dp := dps.AppendEmpty()
-				dp.SetStartTimestamp(startTS)
-				dp.SetTimestamp(nowTS)
-				dp.SetIntValue(r.errors[k])
-				dp.Attributes().PutStr(schema.ErrorType, k)
-			}
+		kinds := make([]string, 0, len(r.errors))
+		for k := range r.errors {
+			kinds = append(kinds, k)
 		}
+		sort.Strings(kinds)
+		for _, k := range kinds {
+			mb.RecordFlowlogErrorsDataPoint(ts, r.errors[k], k)
+		}
+		rb := mb.NewResourceBuilder()
+		rb.SetCloudProvider(schema.CloudProviderAzure)
+		if id != "" {
+			rb.SetCloudResourceID(id)
+		}
+		mb.EmitForResource(metadata.WithResource(rb.Emit()))
 	}
-	return md
+	return mb.Emit()
 }

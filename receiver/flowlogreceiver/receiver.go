@@ -3,20 +3,21 @@ package flowlogreceiver
 import (
 	"context"
 	"errors"
-	"fmt"
-	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/consumer/consumererror"
 	"go.opentelemetry.io/collector/extension/xextension/storage"
+	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/receiver"
 	"go.opentelemetry.io/collector/receiver/receiverhelper"
 	"go.uber.org/zap"
 
 	"github.com/erviz/otelcol-erviz/internal/storageclient"
+	"github.com/erviz/otelcol-erviz/receiver/flowlogreceiver/internal/coordination"
 	"github.com/erviz/otelcol-erviz/receiver/flowlogreceiver/internal/metadata"
 )
 
@@ -35,23 +36,26 @@ type flowlogReceiver struct {
 	nextLogs    consumer.Logs
 	nextMetrics consumer.Metrics
 
-	// newSource builds the source at Start (replaced by tests).
+	// newSource builds the source at Start, newLeases the coordination of replicas
+	// (replaced by tests).
 	newSource func() (source, error)
+	newLeases func(source, *metadata.TelemetryBuilder) (leases, error)
 	now       func() time.Time
 
 	src    source
 	tb     *metadata.TelemetryBuilder
 	client storage.Client
-	coord  *coordinator
+	// leases is nil without coordination.
+	leases leases
+	store  checkpointStore
 	conv   *converter
 	stats  *stats
+	mb     *metadata.MetricsBuilder
 
-	cps       map[string]checkpoint
-	idPrefix  map[string]string
-	retryAt   map[string]time.Time
-	failures  map[string]int
-	dirty     map[string]bool // checkpoints whose last write failed (coordination)
+	blobs     map[string]*blobState // by blob key
 	firstPoll bool
+	// polls counts the polls done (tests wait on it).
+	polls atomic.Int64
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -82,36 +86,22 @@ func newReceiver(set receiver.Settings, cfg *Config) (*flowlogReceiver, error) {
 		bs.maxBlock = cfg.MaxRecordSize
 		return bs, nil
 	}
+	r.newLeases = r.newCoordinator
 	return r, nil
 }
 
 // Start loads the checkpoints and starts polling.
 func (r *flowlogReceiver) Start(ctx context.Context, host component.Host) error {
-	r.cps = map[string]checkpoint{}
-	r.idPrefix = map[string]string{}
-	r.retryAt = map[string]time.Time{}
-	r.failures = map[string]int{}
-	r.dirty = map[string]bool{}
+	r.blobs = map[string]*blobState{}
 	r.firstPoll = true
-	r.stats = newStats(r.now())
+	start := r.now()
+	r.stats = newStats()
+	r.mb = metadata.NewMetricsBuilder(r.cfg.MetricsBuilderConfig, r.set, metadata.WithStartTime(pcommon.NewTimestampFromTime(start)))
 	r.conv = newConverter(r.now)
 	r.conv.applyBounds(r.cfg)
 	r.warnDirectory()
-	if r.cfg.Storage != nil {
-		if r.nextLogs == nil {
-			r.logger.Warn("no logs pipeline uses this receiver: checkpoints are kept in memory only")
-		} else {
-			client, err := storageclient.Open(ctx, host, *r.cfg.Storage, r.set.ID)
-			if err != nil {
-				return err
-			}
-			r.client = client
-			if err := r.loadCheckpoints(ctx); err != nil {
-				_ = client.Close(ctx)
-				r.client = nil
-				return err
-			}
-		}
+	if err := r.openLocalStore(ctx, host); err != nil {
+		return err
 	}
 	src, err := r.newSource()
 	if err != nil {
@@ -123,27 +113,63 @@ func (r *flowlogReceiver) Start(ctx context.Context, host component.Host) error 
 	}
 	r.src = src
 	if r.cfg.Coordination.Enabled {
-		bs, ok := src.(*blobSource)
-		if !ok {
-			src.Close()
-			r.src = nil
-			return errors.New("coordination needs the azure_blob source")
-		}
-		tb, err := metadata.NewTelemetryBuilder(r.set.TelemetrySettings)
-		if err != nil {
+		if err := r.startCoordination(ctx); err != nil {
 			src.Close()
 			r.src = nil
 			return err
 		}
-		r.tb = tb
-		r.coord = newCoordinator(bs, &r.cfg.Coordination, &r.cfg.AzureBlob, r.set.ID.String(), r.logger, r.now, tb)
-		r.coord.dropLocal = r.dropLocal
-		tb.ReceiverFlowlogReplicaStandby.Record(ctx, 0)
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
 	r.wg.Add(1)
 	go r.run(runCtx)
+	return nil
+}
+
+// openLocalStore keeps the checkpoints in the storage extension when one is configured (and
+// loads them), else in memory.
+func (r *flowlogReceiver) openLocalStore(ctx context.Context, host component.Host) error {
+	local := &localStore{logger: r.logger, keys: r.checkpointKeys}
+	r.store = local
+	if r.cfg.Storage == nil {
+		return nil
+	}
+	if r.nextLogs == nil {
+		r.logger.Warn("no logs pipeline uses this receiver: checkpoints are kept in memory only")
+		return nil
+	}
+	client, err := storageclient.Open(ctx, host, *r.cfg.Storage, r.set.ID)
+	if err != nil {
+		return err
+	}
+	cps, err := local.load(ctx, client)
+	if err != nil {
+		_ = client.Close(ctx)
+		return err
+	}
+	local.client, r.client = client, client
+	for k, cp := range cps {
+		r.blobs[k] = &blobState{cp: cp, known: true}
+		r.stats.track(k)
+	}
+	return nil
+}
+
+// startCoordination shares the blobs with the other replicas: the checkpoints move to the
+// coordination container.
+func (r *flowlogReceiver) startCoordination(ctx context.Context) error {
+	tb, err := metadata.NewTelemetryBuilder(r.set.TelemetrySettings)
+	if err != nil {
+		return err
+	}
+	l, err := r.newLeases(r.src, tb)
+	if err != nil {
+		tb.Shutdown()
+		return err
+	}
+	r.tb, r.leases = tb, l
+	r.store = &leaseStore{leases: l, stats: r.stats, logger: r.logger}
+	tb.ReceiverFlowlogReplicaStandby.Record(ctx, 0)
 	return nil
 }
 
@@ -154,12 +180,12 @@ func (r *flowlogReceiver) Shutdown(ctx context.Context) error {
 		r.wg.Wait()
 		r.cancel = nil
 	}
-	if r.coord != nil {
+	if r.leases != nil {
 		// After the batch in flight: its checkpoint is written, the leases can go.
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		r.coord.shutdown(cctx)
+		r.leases.Shutdown(cctx)
 		cancel()
-		r.coord = nil
+		r.leases = nil
 	}
 	if r.tb != nil {
 		r.tb.Shutdown()
@@ -177,118 +203,27 @@ func (r *flowlogReceiver) Shutdown(ctx context.Context) error {
 	return err
 }
 
-func (r *flowlogReceiver) loadCheckpoints(ctx context.Context) error {
-	b, err := r.client.Get(ctx, storageIndexKey)
-	if err != nil {
-		return fmt.Errorf("reading the checkpoint index: %w", err)
-	}
-	if b == nil {
-		return nil
-	}
-	keys, err := decodeIndex(b)
-	if err != nil {
-		r.logger.Error("checkpoint index unreadable, starting without checkpoints", zap.Error(err))
-		return nil
-	}
-	for _, k := range keys {
-		v, err := r.client.Get(ctx, storageCPPrefix+k)
-		if err != nil {
-			return fmt.Errorf("reading the checkpoint of %s: %w", k, err)
-		}
-		if v == nil {
-			continue
-		}
-		cp, err := decodeCheckpoint(v)
-		if err != nil {
-			r.logger.Error("checkpoint unreadable, reading the blob again per start_at", zap.String("blob", k), zap.Error(err))
-			continue
-		}
-		r.cps[k] = cp
-		r.stats.track(k)
-	}
-	r.logger.Info("checkpoints loaded", zap.Int("blobs", len(r.cps)))
-	return nil
-}
-
-func (r *flowlogReceiver) indexOps() *storage.Operation {
-	keys := make([]string, 0, len(r.cps))
-	for k := range r.cps {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return storage.SetOperation(storageIndexKey, encodeIndex(keys))
-}
-
-// save stores a blob's checkpoint (and the index when the blob is new).
+// save moves a blob's checkpoint, in the receiver and in the checkpoint store.
 func (r *flowlogReceiver) save(ctx context.Context, key string, cp checkpoint) error {
-	old, known := r.cps[key]
-	r.cps[key] = cp
+	b := r.blob(key)
+	old, known := b.cp, b.known
+	b.cp, b.known = cp, true
 	r.stats.track(key)
-	if r.coord != nil {
-		if known && old == cp && !r.dirty[key] {
-			return nil
-		}
-		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		defer cancel()
-		if err := r.coord.commit(wctx, key, cp); err != nil {
-			r.dirty[key] = true
-			if !errors.Is(err, errLeaseLost) {
-				r.stats.error(key, errKindCoordination)
-			}
-			r.logger.Warn("writing a checkpoint to the coordination container failed; the blob's last batch may be read again", zap.String("blob", key), zap.Error(err))
-			return err
-		}
-		delete(r.dirty, key)
+	if known && old == cp && !b.dirty {
 		return nil
 	}
-	if r.client == nil || (known && old == cp) {
-		return nil
-	}
-	ops := []*storage.Operation{storage.SetOperation(storageCPPrefix+key, encodeCheckpoint(cp))}
-	if !known {
-		ops = append(ops, r.indexOps())
-	}
-	// The checkpoint must be written even when shutdown begins: the batch was accepted.
-	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	if err := r.client.Batch(wctx, ops...); err != nil {
-		r.logger.Error("writing a checkpoint failed; the blob's last batch may be read again after a restart", zap.String("blob", key), zap.Error(err))
-		return err
-	}
-	return nil
+	err := r.store.write(ctx, key, cp, !known)
+	b.dirty = err != nil
+	return err
 }
 
-// dropLocal forgets what this replica knows of a blob whose lease it gave up.
-func (r *flowlogReceiver) dropLocal(key string) {
-	delete(r.cps, key)
-	delete(r.idPrefix, key)
-	delete(r.retryAt, key)
-	delete(r.failures, key)
-	delete(r.dirty, key)
-	r.stats.forget(key)
-}
-
+// forget drops the checkpoint of a blob that is gone.
 func (r *flowlogReceiver) forget(ctx context.Context, key, why string) {
-	if r.coord != nil {
-		r.coord.drop(ctx, key) // the ownership blob (and checkpoint) of a blob that is gone
-	}
-	if _, ok := r.cps[key]; !ok {
-		r.stats.forget(key)
-		return
-	}
-	delete(r.cps, key)
-	delete(r.idPrefix, key)
-	delete(r.retryAt, key)
-	delete(r.failures, key)
-	r.stats.forget(key)
-	r.logger.Info("checkpoint dropped", zap.String("blob", key), zap.String("reason", why))
-	if r.client == nil {
-		return
-	}
-	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	if err := r.client.Batch(wctx, storage.DeleteOperation(storageCPPrefix+key), r.indexOps()); err != nil {
-		r.logger.Warn("removing a checkpoint failed", zap.String("blob", key), zap.Error(err))
+	_, known := r.checkpointed(key)
+	r.forgetLocal(key) // first: the store's index lists the blobs still known
+	r.store.remove(ctx, key, known)
+	if known {
+		r.logger.Info("checkpoint dropped", zap.String("blob", key), zap.String("reason", why))
 	}
 }
 
@@ -298,6 +233,7 @@ func (r *flowlogReceiver) run(ctx context.Context) {
 	defer t.Stop()
 	for {
 		r.poll(ctx)
+		r.polls.Add(1)
 		select {
 		case <-ctx.Done():
 			return
@@ -308,17 +244,20 @@ func (r *flowlogReceiver) run(ctx context.Context) {
 
 // poll lists the source once and reads what is new in every blob.
 func (r *flowlogReceiver) poll(ctx context.Context) {
-	var cs *coordState
-	if r.coord != nil {
-		// The coordination container is listed before the source (see coordinator.list).
-		err := r.coord.setup(ctx)
+	var cs *coordination.State
+	if r.leases != nil {
+		// The coordination container is listed before the source (see Coordinator.List).
+		forgotten, err := r.leases.Setup(ctx)
+		for _, k := range forgotten {
+			r.forgetLocal(k)
+		}
 		if err == nil {
-			cs, err = r.coord.list(ctx)
+			cs, err = r.leases.List(ctx)
 		}
 		if ctx.Err() != nil {
 			return
 		}
-		if errors.Is(err, errStandby) {
+		if errors.Is(err, coordination.ErrStandby) {
 			r.emitMetrics(ctx) // another instance has this replica_id: nothing is read
 			return
 		}
@@ -343,15 +282,15 @@ func (r *flowlogReceiver) poll(ctx context.Context) {
 	for _, obj := range objs {
 		seen[obj.Key] = true
 	}
-	if r.coord != nil {
-		objs = r.plan(ctx, cs, objs) // only the blobs this replica holds
+	if r.leases != nil {
+		objs = r.leasedShare(ctx, cs, objs) // only the blobs this replica holds
 	}
 	for _, obj := range objs {
 		if !r.process(ctx, obj) {
 			return
 		}
 	}
-	for key := range r.cps {
+	for key := range r.blobs {
 		if !seen[key] {
 			r.forget(ctx, key, "no longer listed")
 		}
@@ -364,7 +303,7 @@ func (r *flowlogReceiver) emitMetrics(ctx context.Context) {
 	if r.nextMetrics == nil {
 		return
 	}
-	md := r.stats.metrics(r.now())
+	md := r.stats.metrics(r.mb, r.now())
 	n := md.DataPointCount()
 	if n == 0 {
 		return
@@ -379,11 +318,11 @@ func (r *flowlogReceiver) emitMetrics(ctx context.Context) {
 
 // process reads everything new in one blob. It returns false when the receiver stops.
 func (r *flowlogReceiver) process(ctx context.Context, obj object) bool {
-	now := r.now()
-	if t, ok := r.retryAt[obj.Key]; ok && now.Before(t) {
+	b := r.blob(obj.Key)
+	if r.now().Before(b.retryAt) {
 		return true
 	}
-	cp, known := r.cps[obj.Key]
+	cp, known := b.cp, b.known
 	if known && cp.AtEnd && cp.ETag == obj.ETag {
 		return true // unchanged since it was read to the end (finished hours stay here)
 	}
@@ -400,14 +339,13 @@ func (r *flowlogReceiver) process(ctx context.Context, obj object) bool {
 		}
 		discard = true // walk the records without emitting them to find where they end
 	}
-	prefix, ok := r.idPrefix[obj.Key]
-	if !ok {
-		prefix = recordIDPrefix(obj.Key)
-		r.idPrefix[obj.Key] = prefix
+	if b.idPrefix == "" {
+		b.idPrefix = recordIDPrefix(obj.Key)
 	}
+	prefix := b.idPrefix
 	limit := r.cfg.MaxReadSize
 	for ctx.Err() == nil {
-		if r.coord != nil && !r.coord.canRead(obj.Key) {
+		if !r.store.mayRead(obj.Key) {
 			return true // the lease is lost or about to expire: not read any more
 		}
 		if cp.Skip {
@@ -422,8 +360,7 @@ func (r *flowlogReceiver) process(ctx context.Context, obj object) bool {
 			r.readFailed(ctx, obj, err)
 			return ctx.Err() == nil
 		}
-		delete(r.retryAt, obj.Key)
-		delete(r.failures, obj.Key)
+		b.retryAt, b.failures = time.Time{}, 0
 		if ch.Oversized {
 			var more bool
 			if cp, more = r.skipBlock(ctx, obj, ch); !more {
@@ -452,7 +389,7 @@ func (r *flowlogReceiver) process(ctx context.Context, obj object) bool {
 		if ch.AtEnd {
 			next.ETag, next.AtEnd = ch.ETag, true
 		}
-		if err := r.save(ctx, obj.Key, next); err != nil && r.coord != nil {
+		if err := r.save(ctx, obj.Key, next); err != nil {
 			return true // read again once the checkpoint is written (or by the new owner)
 		}
 		if ch.AtEnd {
@@ -485,13 +422,13 @@ func (r *flowlogReceiver) readFailed(ctx context.Context, obj object, err error)
 		return
 	}
 	r.stats.error(obj.Key, errKindRead)
-	n := r.failures[obj.Key] + 1
-	r.failures[obj.Key] = n
-	wait := retryInitial << min(n, 10)
+	b := r.blob(obj.Key)
+	b.failures++
+	wait := retryInitial << min(b.failures, 10)
 	if wait > retryMax || wait <= 0 {
 		wait = retryMax
 	}
-	r.retryAt[obj.Key] = r.now().Add(wait)
+	b.retryAt = r.now().Add(wait)
 	r.logger.Warn("reading a flow log blob failed; will retry", zap.String("blob", obj.Key), zap.Duration("retry_after", wait), zap.Error(err))
 }
 

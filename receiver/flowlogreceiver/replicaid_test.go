@@ -18,6 +18,7 @@ import (
 	"go.uber.org/zap/zaptest"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/erviz/otelcol-erviz/receiver/flowlogreceiver/internal/coordination"
 	"github.com/erviz/otelcol-erviz/receiver/flowlogreceiver/internal/metadatatest"
 )
 
@@ -159,11 +160,12 @@ func TestAzuriteDuplicateReplicaID(t *testing.T) {
 	}
 	for i := 0; i < 10; i++ {
 		grow()
-		time.Sleep(150 * time.Millisecond)
+		afterPolls(t, first.r, 1) // one poll sees each minute
 	}
 	want := allTuples(t, blobs)
 	waitFor(t, "the first instance to read everything", 60*time.Second, func() bool { return covers(first.sink.keys(), want) })
-	time.Sleep(time.Second) // anything read twice would arrive now
+	afterPolls(t, first.r, 2) // anything read twice would have arrived
+	afterPolls(t, second.r, 2)
 	assert.Zero(t, second.sink.count(), "the instance standing by delivered nothing")
 	assert.Equal(t, want, first.sink.keys(), "every tuple once")
 	assert.Empty(t, repeats(first.sink.uids()))
@@ -180,13 +182,13 @@ func TestAzuriteDuplicateReplicaID(t *testing.T) {
 	first.stop(t)
 	for i := 0; i < 10; i++ {
 		grow()
-		time.Sleep(150 * time.Millisecond)
+		afterPolls(t, second.r, 1) // one poll sees each minute
 	}
 	want = allTuples(t, blobs)
 	waitFor(t, "the second instance to read the rest", 60*time.Second, func() bool {
 		return covers(merged(first.sink.keys(), second.sink.keys()), want)
 	})
-	time.Sleep(time.Second)
+	afterPolls(t, second.r, 2)
 	second.stop(t)
 	assert.NotZero(t, second.sink.count(), "the second instance read once the first one was gone")
 	assert.Equal(t, want, merged(first.sink.keys(), second.sink.keys()), "every tuple once")
@@ -219,7 +221,8 @@ func TestAzuriteDuplicateReplicaIDAtOnce(t *testing.T) {
 	grow()
 	want := allTuples(t, blobs)
 	waitFor(t, "everything read", 60*time.Second, func() bool { return covers(merged(a.sink.keys(), b.sink.keys()), want) })
-	time.Sleep(time.Second)
+	afterPolls(t, a.r, 2)
+	afterPolls(t, b.r, 2)
 	reader, standby := a, b
 	if a.conflicts() > 0 {
 		reader, standby = b, a
@@ -257,7 +260,7 @@ func TestAzuriteReplicaIDRestart(t *testing.T) {
 			return covers(merged(old.sink.keys(), next.sink.keys()), want)
 		})
 		took := time.Since(restarted)
-		time.Sleep(500 * time.Millisecond)
+		afterPolls(t, next.r, 2)
 		next.stop(t)
 		assert.Less(t, took, 10*time.Second, "no wait for a lease duration after a graceful stop")
 		assert.Equal(t, want, merged(old.sink.keys(), next.sink.keys()), "every tuple once")
@@ -287,7 +290,7 @@ func TestAzuriteReplicaIDRestart(t *testing.T) {
 			return covers(merged(keys, next.sink.keys()), want)
 		})
 		took := time.Since(restarted)
-		time.Sleep(500 * time.Millisecond)
+		afterPolls(t, next.r, 2)
 		next.stop(t)
 		oldUIDs, oldKeys := countAll(oldBatches)
 		assert.Equal(t, asSet(oldBatches[len(oldBatches)-1].UIDs), repeats(merged(oldUIDs, next.sink.uids())),
@@ -297,7 +300,7 @@ func TestAzuriteReplicaIDRestart(t *testing.T) {
 		assert.Empty(t, next.errors())
 		assert.Equal(t, int64(0), next.metric(metricStandby))
 		assert.True(t, next.logged("replica_id taken over from an instance that stopped without leaving"))
-		assert.Less(t, took, 15*time.Second+staleMargin+15*time.Second, "taken over once the old heartbeat was stale")
+		assert.Less(t, took, 15*time.Second+coordination.StaleMargin+15*time.Second, "taken over once the old heartbeat was stale")
 	})
 }
 
@@ -319,7 +322,7 @@ func TestAzuriteReplicaIDPaused(t *testing.T) {
 		_, keys := countAll(old.batches())
 		return covers(keys, want)
 	})
-	time.Sleep(500 * time.Millisecond) // idle: no batch in flight
+	afterHelperPolls(t, old, 2) // idle: no batch in flight
 	require.NoError(t, old.cmd.Process.Signal(syscall.SIGSTOP))
 	frozen := len(old.batches())
 	next := startInstance(t, coordConfig(az, "vm-1"))
@@ -338,14 +341,15 @@ func TestAzuriteReplicaIDPaused(t *testing.T) {
 	})
 	for i := 0; i < 10; i++ {
 		grow()
-		time.Sleep(150 * time.Millisecond)
+		afterPolls(t, next.r, 1) // one poll sees each minute
 	}
 	want = allTuples(t, blobs)
 	waitFor(t, "the new instance to read on", 60*time.Second, func() bool {
 		_, keys := countAll(old.batches())
 		return covers(merged(keys, next.sink.keys()), want)
 	})
-	time.Sleep(time.Second)
+	afterHelperPolls(t, old, 2) // anything the resumed instance read would have arrived
+	afterPolls(t, next.r, 2)
 	old.stop()
 	next.stop(t)
 	oldUIDs, oldKeys := countAll(old.batches())

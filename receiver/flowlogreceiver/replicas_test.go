@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -34,7 +35,9 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/erviz/otelcol-erviz/internal/schema"
+	"github.com/erviz/otelcol-erviz/internal/sharedcomponent"
 	"github.com/erviz/otelcol-erviz/internal/testutil"
+	"github.com/erviz/otelcol-erviz/receiver/flowlogreceiver/internal/coordination"
 )
 
 // The tests here run receivers as child processes (this test binary re-executed with
@@ -146,9 +149,53 @@ func TestFlowlogHelperProcess(t *testing.T) {
 	r, err := NewFactory().CreateLogs(context.Background(), set, cfg, &fileSink{f: f, spec: spec})
 	require.NoError(t, err)
 	require.NoError(t, r.Start(context.Background(), host))
+	stopPolls := make(chan struct{})
+	pollsDone := make(chan struct{})
+	go reportPolls(r.(*sharedcomponent.Component[*flowlogReceiver]).Unwrap(), spec.Out+".polls", stopPolls, pollsDone)
 	// Run until stdin closes, then stop gracefully.
 	_, _ = io.Copy(io.Discard, os.Stdin)
+	close(stopPolls)
+	<-pollsDone
 	require.NoError(t, r.Shutdown(context.Background()))
+}
+
+// reportPolls writes the number of polls the receiver did to a file whenever it changes,
+// for afterHelperPolls.
+func reportPolls(r *flowlogReceiver, path string, stop <-chan struct{}, done chan<- struct{}) {
+	defer close(done)
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	last := int64(-1)
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		}
+		if n := r.polls.Load(); n != last {
+			last = n
+			if os.WriteFile(path+".tmp", []byte(strconv.FormatInt(n, 10)), 0o600) == nil {
+				_ = os.Rename(path+".tmp", path)
+			}
+		}
+	}
+}
+
+// polls is the number of polls the helper reported.
+func (h *helper) polls() int64 {
+	b, err := os.ReadFile(h.out + ".polls")
+	if err != nil {
+		return 0
+	}
+	n, _ := strconv.ParseInt(string(b), 10, 64)
+	return n
+}
+
+// afterHelperPolls waits until the helper did n more polls than when called (see afterPolls).
+func afterHelperPolls(t *testing.T, h *helper, n int64) {
+	t.Helper()
+	target := h.polls() + n
+	waitFor(t, "more polls of the helper", time.Minute, func() bool { return h.polls() >= target })
 }
 
 type helper struct {
@@ -395,7 +442,7 @@ func TestAzuriteReplicasOneKilled(t *testing.T) {
 		_, keys := countAll(aBatches, b.batches())
 		return covers(keys, want)
 	})
-	time.Sleep(500 * time.Millisecond) // let anything read twice arrive
+	afterHelperPolls(t, b, 2) // anything read twice would have arrived
 	b.stop()
 
 	bBatches := b.batches()
@@ -484,7 +531,7 @@ func TestAzuriteKillBeforeCheckpoint(t *testing.T) {
 				_, keys := countAll(first, run2.batches())
 				return covers(keys, want)
 			})
-			time.Sleep(500 * time.Millisecond)
+			afterHelperPolls(t, run2, 2)
 			run2.stop()
 			second := run2.batches()
 			uids, keys := countAll(first, second)
@@ -636,13 +683,13 @@ func TestAzuriteReplicasGracefulHandover(t *testing.T) {
 	s1, s2 := &sink{}, &sink{}
 	r1 := startReceiver(t, coordConfig(az, "one"), s1, nil, componenttest.NewNopHost())
 	r2 := startReceiver(t, coordConfig(az, "two"), s2, nil, componenttest.NewNopHost())
-	for ; minute < 15; time.Sleep(150 * time.Millisecond) {
+	for ; minute < 15; afterPolls(t, r1, 1) {
 		grow()
 	}
 	waitFor(t, "both replicas to read", 30*time.Second, func() bool { return s1.count() > 0 && s2.count() > 0 })
 	require.NoError(t, r1.Shutdown(context.Background()))
 	assert.Equal(t, []string{"two"}, memberBlobs(t, az), "the stopped replica left")
-	for ; minute < 25; time.Sleep(150 * time.Millisecond) {
+	for ; minute < 25; afterPolls(t, r2, 1) {
 		grow()
 	}
 	var docs [][]byte
@@ -651,7 +698,7 @@ func TestAzuriteReplicasGracefulHandover(t *testing.T) {
 	}
 	want := refTuples(t, docs...)
 	waitFor(t, "the remaining replica to read everything", 60*time.Second, func() bool { return s1.count()+s2.count() >= sum(want) })
-	time.Sleep(500 * time.Millisecond)
+	afterPolls(t, r2, 2)
 	require.NoError(t, r2.Shutdown(context.Background()))
 	got := s1.keys()
 	for k, n := range s2.keys() {
@@ -693,7 +740,7 @@ func TestAzuriteLeaseTakenAway(t *testing.T) {
 		p, err := ob.GetProperties(context.Background(), nil)
 		require.NoError(t, err)
 		for k, v := range p.Metadata {
-			if strings.EqualFold(k, metaCheckpoint) && v != nil {
+			if strings.EqualFold(k, coordination.MetaCheckpoint) && v != nil {
 				return *v
 			}
 		}
@@ -714,14 +761,17 @@ func TestAzuriteLeaseTakenAway(t *testing.T) {
 
 	for m := 1; m <= 8; m++ {
 		b.add(vnetRecord(sec+int64(60*m), mac, 100*m, 10))
-		time.Sleep(200 * time.Millisecond)
+		afterPolls(t, r, 1)
 	}
-	// Long enough for the renewer (every 5 s) to notice.
+	// The replica notices when a checkpoint write or the renewer (every 5 s) fails on the
+	// lease; the polls after that read nothing of the blob.
+	key := ContainerVNet + "/" + vnetBlobName(9, mac)
+	leases := r.(*sharedcomponent.Component[*flowlogReceiver]).Unwrap().leases
 	waitFor(t, "the replica to notice", 30*time.Second, func() bool {
-		n := s.nbatches()
-		time.Sleep(6 * time.Second)
-		return s.nbatches() == n
+		held, lost := leases.Holds(key)
+		return !held || lost
 	})
+	afterPolls(t, r, 3)
 	assert.Equal(t, stolenAt, cpOf(), "a replica without the lease cannot move the checkpoint")
 	assert.LessOrEqual(t, s.nbatches()-before, 1, "at most the batch in flight is delivered after the lease is gone")
 	inFlight := s.count() - 10
@@ -731,7 +781,7 @@ func TestAzuriteLeaseTakenAway(t *testing.T) {
 	require.NoError(t, err)
 	want := refTuples(t, b.doc())
 	waitFor(t, "the replica to take the blob back", 30*time.Second, func() bool { return covers(s.keys(), want) })
-	time.Sleep(500 * time.Millisecond)
+	afterPolls(t, r, 2)
 	require.NoError(t, r.Shutdown(context.Background()))
 	assert.Equal(t, sum(want)+inFlight, s.count(), "repeats only of the batch in flight")
 	assert.Len(t, repeats(s.uids()), inFlight)
