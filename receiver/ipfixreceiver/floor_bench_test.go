@@ -67,6 +67,7 @@ func BenchmarkPdataFloor(b *testing.B) {
 	}
 	s, n := newLogs(), 0
 	b.ReportAllocs()
+	cpu := processCPU()
 	for b.Loop() {
 		for i := range records {
 			lr := s.AppendEmpty()
@@ -87,4 +88,5 @@ func BenchmarkPdataFloor(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*records), "ns/record")
+	b.ReportMetric(float64((processCPU()-cpu).Nanoseconds())/float64(b.N*records), "cpu-ns/record")
 }
