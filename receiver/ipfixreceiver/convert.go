@@ -193,8 +193,8 @@ func clampInt(u uint64) int64 {
 // power-of-two size indexed by a hash of the address; a colliding address replaces the entry.
 // Cheaper than a map look-up (no generic hashing of the 24-byte netip.Addr, no clearing).
 type addrNames struct {
-	e    []addrName
-	mask uint64
+	e    []addrName // allocated at first use: a TCP connection slot never used costs nothing
+	size int
 }
 
 type addrName struct {
@@ -207,7 +207,7 @@ func newAddrNames(max int) *addrNames {
 	for n < max {
 		n <<= 1
 	}
-	return &addrNames{e: make([]addrName, n), mask: uint64(n - 1)}
+	return &addrNames{size: n}
 }
 
 func (n *addrNames) get(a netip.Addr) string {
@@ -216,7 +216,10 @@ func (n *addrNames) get(a netip.Addr) string {
 	h ^= h >> 33 // fmix64 (MurmurHash3): every bit of the address moves every bit of the index
 	h *= 0xff51afd7ed558ccd
 	h ^= h >> 33
-	e := &n.e[h&n.mask]
+	if n.e == nil {
+		n.e = make([]addrName, n.size)
+	}
+	e := &n.e[h&uint64(n.size-1)]
 	if e.s != "" && e.a == a {
 		return e.s
 	}
