@@ -1,6 +1,7 @@
 package ipfixreceiver
 
 import (
+	"encoding/binary"
 	"encoding/hex"
 	"net/netip"
 	"strconv"
@@ -15,9 +16,21 @@ import (
 // batch accumulates log records grouped by (exporter, protocol, observation domain).
 type batch struct {
 	logs    plog.Logs
-	groups  map[groupKey]plog.LogRecordSlice
+	groups  map[groupKey]group
 	records int
 	names   *addrNames
+	size    int // records per batch, to reserve the first group's slice at once; 0: grow
+
+	// last is the group of the previous record: the records of a message share it, so the
+	// map is consulted once per message, not once per record.
+	last    group
+	lastKey groupKey
+}
+
+// group is the log records of one (exporter, protocol, domain) and the exporter's text.
+type group struct {
+	records  plog.LogRecordSlice
+	exporter string
 }
 
 type groupKey struct {
@@ -26,8 +39,8 @@ type groupKey struct {
 	domain   uint32
 }
 
-func newBatch(names *addrNames) *batch {
-	return &batch{logs: plog.NewLogs(), groups: map[groupKey]plog.LogRecordSlice{}, names: names}
+func newBatch(names *addrNames, size int) *batch {
+	return &batch{logs: plog.NewLogs(), groups: map[groupKey]group{}, names: names, size: size}
 }
 
 // take returns the accumulated logs and starts a new batch.
@@ -35,31 +48,42 @@ func (b *batch) take() (plog.Logs, int) {
 	ld, n := b.logs, b.records
 	b.logs, b.records = plog.NewLogs(), 0
 	clear(b.groups)
+	b.last = group{}
 	return ld, n
 }
 
 // scopeName is the instrumentation scope of the emitted records.
 const scopeName = "github.com/erviz/otelcol-erviz/receiver/ipfixreceiver"
 
-func (b *batch) slice(r *ipfix.Record) plog.LogRecordSlice {
+func (b *batch) group(r *ipfix.Record) group {
 	k := groupKey{r.Exporter, r.FlowType, r.ObservationDomain}
-	if s, ok := b.groups[k]; ok {
-		return s
+	if b.last.exporter != "" && k == b.lastKey {
+		return b.last
 	}
-	rl := b.logs.ResourceLogs().AppendEmpty()
-	ra := rl.Resource().Attributes()
-	ra.PutStr(schema.FlowExporterAddress, b.names.get(r.Exporter))
-	ra.PutInt(schema.FlowObservationDomainID, int64(r.ObservationDomain))
-	sl := rl.ScopeLogs().AppendEmpty()
-	sl.Scope().SetName(scopeName)
-	s := sl.LogRecords()
-	b.groups[k] = s
-	return s
+	g, ok := b.groups[k]
+	if !ok {
+		rl := b.logs.ResourceLogs().AppendEmpty()
+		ra := rl.Resource().Attributes()
+		g.exporter = b.names.get(r.Exporter)
+		ra.PutStr(schema.FlowExporterAddress, g.exporter)
+		ra.PutInt(schema.FlowObservationDomainID, int64(r.ObservationDomain))
+		sl := rl.ScopeLogs().AppendEmpty()
+		sl.Scope().SetName(scopeName)
+		g.records = sl.LogRecords()
+		if len(b.groups) == 0 && b.size > b.records {
+			// Usually one exporter fills the batch: one slice of pointers, not ten growths.
+			g.records.EnsureCapacity(b.size - b.records)
+		}
+		b.groups[k] = g
+	}
+	b.last, b.lastKey = g, k
+	return g
 }
 
 // add converts one decoded record into a log record (docs/schema.md).
 func (b *batch) add(r *ipfix.Record, received pcommon.Timestamp) {
-	lr := b.slice(r).AppendEmpty()
+	g := b.group(r)
+	lr := g.records.AppendEmpty()
 	b.records++
 	ts := r.FlowStart
 	if ts.IsZero() {
@@ -104,7 +128,7 @@ func (b *batch) add(r *ipfix.Record, received pcommon.Timestamp) {
 		a.PutInt(schema.FlowEnd, r.FlowEnd.UnixNano())
 	}
 	a.PutInt(schema.FlowSamplingRate, clampInt(r.SamplingRate))
-	a.PutStr(schema.FlowSamplerAddress, b.names.get(r.Exporter))
+	a.PutStr(schema.FlowSamplerAddress, g.exporter)
 	a.PutInt(schema.FlowSequenceNum, int64(r.SequenceNumber))
 	if r.SrcAS != 0 {
 		a.PutInt(schema.FlowSrcAS, int64(r.SrcAS))
@@ -165,24 +189,40 @@ func clampInt(u uint64) int64 {
 }
 
 // addrNames caches the text of addresses: flows repeat the same few thousand addresses, and
-// formatting each one again would allocate per record. Bounded: cleared when full.
+// formatting each one again would allocate per record. Bounded: a direct-mapped table of a
+// power-of-two size indexed by a hash of the address; a colliding address replaces the entry.
+// Cheaper than a map look-up (no generic hashing of the 24-byte netip.Addr, no clearing).
 type addrNames struct {
-	m   map[netip.Addr]string
-	max int
+	e    []addrName // allocated at first use: a TCP connection slot never used costs nothing
+	size int
+}
+
+type addrName struct {
+	a netip.Addr
+	s string
 }
 
 func newAddrNames(max int) *addrNames {
-	return &addrNames{m: make(map[netip.Addr]string, 256), max: max}
+	n := 1
+	for n < max {
+		n <<= 1
+	}
+	return &addrNames{size: n}
 }
 
 func (n *addrNames) get(a netip.Addr) string {
-	if s, ok := n.m[a]; ok {
-		return s
+	b := a.As16()
+	h := binary.BigEndian.Uint64(b[:8])*0x9e3779b97f4a7c15 ^ binary.BigEndian.Uint64(b[8:])
+	h ^= h >> 33 // fmix64 (MurmurHash3): every bit of the address moves every bit of the index
+	h *= 0xff51afd7ed558ccd
+	h ^= h >> 33
+	if n.e == nil {
+		n.e = make([]addrName, n.size)
 	}
-	if len(n.m) >= n.max {
-		clear(n.m)
+	e := &n.e[h&uint64(n.size-1)]
+	if e.s != "" && e.a == a {
+		return e.s
 	}
-	s := a.String()
-	n.m[a] = s
-	return s
+	e.a, e.s = a, a.String()
+	return e.s
 }

@@ -26,7 +26,7 @@ func TestICMPTypeCode(t *testing.T) {
 		{"echo reply: type 0, code 0", 0, 0, 0, 0, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			b := newBatch(newAddrNames(16))
+			b := newBatch(newAddrNames(16), 0)
 			r := &ipfix.Record{Exporter: netip.MustParseAddr("127.0.0.1"), SrcAddr: netip.MustParseAddr("10.0.0.4"),
 				DstAddr: netip.MustParseAddr("10.0.0.5"), Protocol: 1, DstPort: tc.dport, ICMPType: tc.typ, ICMPCode: tc.code,
 				Bytes: 84, Packets: 1}
@@ -52,7 +52,7 @@ func TestAttrCount(t *testing.T) {
 	d := ipfix.NewDecoder(ipfix.Config{})
 	exp := netip.MustParseAddr("192.0.2.1")
 	_ = d.Decode(exp, tmpl, nil)
-	b := newBatch(newAddrNames(16))
+	b := newBatch(newAddrNames(16), 0)
 	n := 0
 	_ = d.Decode(exp, data, func(r *ipfix.Record) {
 		b.add(r, 0)

@@ -65,10 +65,12 @@ func BenchmarkHandle(b *testing.B) {
 	exp := netip.MustParseAddrPort("192.0.2.1:4739")
 	rx.handle(0, &listener.Packet{Exporter: exp, Data: tmpl, Received: time.Now()})
 	b.ReportAllocs()
+	cpu := processCPU()
 	b.ResetTimer()
 	for i := 0; b.Loop(); i++ {
 		binary.BigEndian.PutUint32(data[8:], uint32(i*records))
 		rx.handle(0, &listener.Packet{Exporter: exp, Data: data, Received: time.Now()})
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*records), "ns/record")
+	b.ReportMetric(float64((processCPU()-cpu).Nanoseconds())/float64(b.N*records), "cpu-ns/record")
 }

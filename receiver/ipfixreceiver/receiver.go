@@ -108,7 +108,7 @@ func (r *ipfixReceiver) Start(ctx context.Context, host component.Host) error {
 
 	r.workers = make([]*worker, nworkers)
 	for i := range r.workers {
-		w := &worker{r: r, dec: r.decoder.workers[i], b: newBatch(newAddrNames(8192))}
+		w := &worker{r: r, dec: r.decoder.workers[i], b: newBatch(newAddrNames(8192), r.cfg.BatchSize)}
 		w.collect = func(rec *ipfix.Record) { w.b.add(rec, w.received) }
 		r.workers[i] = w
 	}
