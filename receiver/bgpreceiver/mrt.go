@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"sort"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/osrg/gobgp/v3/pkg/packet/bgp"
@@ -282,14 +281,6 @@ func (r *bgpReceiver) commitMRT() {
 	if err != nil {
 		r.logger.Warn("mrt: cannot write the checkpoints; after a restart some events may repeat", zap.Error(err))
 	}
-}
-
-// fileID is the device and inode of a file (0, 0 where the system has none).
-func fileID(info os.FileInfo) (dev, ino uint64) {
-	if st, ok := info.Sys().(*syscall.Stat_t); ok {
-		return uint64(st.Dev), st.Ino
-	}
-	return 0, 0
 }
 
 // mrtFile is one followed file: where reading stopped, the bytes of a record not yet

@@ -275,10 +275,10 @@ func (r *bgpReceiver) onSpeaker(e speaker.Event) {
 	peer := r.speakerPeer(e.Peer, e.PeerASN)
 	switch e.Kind {
 	case speaker.PeerUp:
-		r.enqueue(item{kind: itemPeerUp, t: e.Time, peer: peer, state: e.State, session: &e.Session,
+		r.enqueue(item{kind: itemPeerUp, t: e.Time, peer: peer, state: speaker.StateName(e.State), session: &e.Session,
 			graceful: e.GracefulRestart, restartTime: e.RestartTime, grFamilies: e.GracefulFamilies})
 	case speaker.PeerDown:
-		r.enqueue(item{kind: itemPeerDown, t: e.Time, peer: peer, state: e.State, reason: e.Reason,
+		r.enqueue(item{kind: itemPeerDown, t: e.Time, peer: peer, state: speaker.StateName(e.State), reason: e.Reason,
 			code: e.NotificationCode, subcode: e.NotificationSubcode, hasCode: e.NotificationCode != 0,
 			graceful: e.GracefulRestart, restartTime: e.RestartTime, grFamilies: e.GracefulFamilies})
 	case speaker.Update:

@@ -276,7 +276,7 @@ func TestCounters(t *testing.T) {
 	<-done
 	infos, _ = s.Peers(context.Background())
 	assert.False(t, infos[0].Established)
-	assert.Equal(t, "idle", infos[0].State)
+	assert.Equal(t, "idle", StateName(infos[0].State))
 }
 
 // TestHoldTimerExpires: a peer that goes silent is dropped after the negotiated hold time
