@@ -14,6 +14,7 @@ import (
 
 	"github.com/erviz/otelcol-erviz/pkg/rib"
 	"github.com/erviz/otelcol-erviz/receiver/bgpreceiver/internal/bgpconv"
+	"github.com/erviz/otelcol-erviz/receiver/bgpreceiver/internal/event"
 )
 
 // bmpMaxMessage bounds a BMP message: a route monitoring message is a 42-byte peer header
@@ -69,7 +70,7 @@ func readBMPChecked(r io.Reader, buf []byte, check func(int) error) ([]byte, err
 
 // bmpResult is what one BMP message means to the receiver.
 type bmpResult struct {
-	items []item
+	events []event.Event
 	// terminate: the router ends the session (termination message).
 	terminate bool
 }
@@ -103,13 +104,13 @@ var bmpDownReasons = map[uint8]string{
 	bmp.BMP_PEER_DOWN_REASON_PEER_DE_CONFIGURED:      "peer-deconfigured",
 }
 
-// messageItem describes a BGP message (OPEN, KEEPALIVE, NOTIFICATION, ...) seen by a source.
-func messageItem(t time.Time, peer rib.Peer, m *bgp.BGPMessage, dir string) item {
-	it := item{kind: itemMessage, t: t, peer: peer, msgType: bgpconv.MessageType(m.Header.Type), msgDir: dir, msgLen: int(m.Header.Len)}
+// messageEvent describes a BGP message (OPEN, KEEPALIVE, NOTIFICATION, ...) seen by a source.
+func messageEvent(t time.Time, peer rib.Peer, m *bgp.BGPMessage, dir string) *event.Message {
+	e := &event.Message{Header: event.Header{Time: t, Peer: peer}, MessageType: bgpconv.MessageType(m.Header.Type), Direction: dir, Length: int(m.Header.Len)}
 	if n, ok := m.Body.(*bgp.BGPNotification); ok {
-		it.code, it.subcode, it.hasCode = n.ErrorCode, n.ErrorSubcode, true
+		e.Notification = event.NotificationOf(n.ErrorCode, n.ErrorSubcode)
 	}
-	return it
+	return e
 }
 
 // decodeBMP parses one framed BMP message from router.
@@ -140,6 +141,7 @@ func decodeBMP(router netip.Addr, msg []byte) (res bmpResult, err error) {
 		sec, frac := math.Modf(ph.Timestamp)
 		t = time.Unix(int64(sec), int64(frac*1e9))
 	}
+	hd := event.Header{Time: t, Peer: peer}
 	switch b := m.Body.(type) {
 	case *bmp.BMPRouteMonitoring:
 		if b.BGPUpdate == nil {
@@ -149,67 +151,70 @@ func decodeBMP(router netip.Addr, msg []byte) (res bmpResult, err error) {
 		if !ok {
 			return bmpResult{}, errors.New("bmp: route monitoring with a BGP message other than UPDATE")
 		}
-		return bmpResult{items: []item{{kind: itemUpdate, t: t, peer: peer, update: bgpconv.FromUpdate(u),
-			postPolicy: ph.IsPostPolicy(), hasPolicy: true}}}, nil
+		pol := event.PrePolicy
+		if ph.IsPostPolicy() {
+			pol = event.PostPolicy
+		}
+		return bmpResult{events: []event.Event{&event.Update{Header: hd, Update: bgpconv.FromUpdate(u), Policy: pol}}}, nil
 	case *bmp.BMPPeerUpNotification:
-		up := item{kind: itemPeerUp, t: t, peer: peer, state: "established"}
+		up := &event.PeerUp{Header: hd, State: "established"}
 		if b.SentOpenMsg != nil && b.ReceivedOpenMsg != nil {
 			sent, ok1 := b.SentOpenMsg.Body.(*bgp.BGPOpen)
 			recv, ok2 := b.ReceivedOpenMsg.Body.(*bgp.BGPOpen)
 			if ok1 && ok2 {
 				s := bgpconv.SessionOf(sent, recv)
-				up.session = &s
+				up.Session = &s
 			}
 		}
-		items := []item{up}
+		events := []event.Event{up}
 		if b.SentOpenMsg != nil {
-			items = append(items, messageItem(t, peer, b.SentOpenMsg, "sent"))
+			events = append(events, messageEvent(t, peer, b.SentOpenMsg, "sent"))
 		}
 		if b.ReceivedOpenMsg != nil {
-			items = append(items, messageItem(t, peer, b.ReceivedOpenMsg, "received"))
+			events = append(events, messageEvent(t, peer, b.ReceivedOpenMsg, "received"))
 		}
-		return bmpResult{items: items}, nil
+		return bmpResult{events: events}, nil
 	case *bmp.BMPPeerDownNotification:
-		it := item{kind: itemPeerDown, t: t, peer: peer, state: "down", bmpReason: int(b.Reason), reason: bmpDownReasons[b.Reason]}
-		if it.reason == "" {
-			it.reason = fmt.Sprintf("reason-%d", b.Reason)
+		down := &event.PeerDown{Header: hd, State: "down", BMPReason: int(b.Reason), Reason: bmpDownReasons[b.Reason]}
+		if down.Reason == "" {
+			down.Reason = fmt.Sprintf("reason-%d", b.Reason)
 		}
-		var items []item
+		var events []event.Event
 		if b.BGPNotification != nil {
 			if n, ok := b.BGPNotification.Body.(*bgp.BGPNotification); ok {
-				it.code, it.subcode, it.hasCode = n.ErrorCode, n.ErrorSubcode, true
-				it.reason += " " + bgp.NewNotificationErrorCode(n.ErrorCode, n.ErrorSubcode).String()
+				down.Notification = event.NotificationOf(n.ErrorCode, n.ErrorSubcode)
+				down.Reason += " " + bgp.NewNotificationErrorCode(n.ErrorCode, n.ErrorSubcode).String()
 			}
 			dir := "received"
 			if b.Reason == bmp.BMP_PEER_DOWN_REASON_LOCAL_BGP_NOTIFICATION {
 				dir = "sent"
 			}
-			items = append(items, messageItem(t, peer, b.BGPNotification, dir))
+			events = append(events, messageEvent(t, peer, b.BGPNotification, dir))
 		} else if b.Reason == bmp.BMP_PEER_DOWN_REASON_LOCAL_NO_NOTIFICATION && len(b.Data) >= 2 {
-			it.reason += fmt.Sprintf(" fsm-event-%d", binary.BigEndian.Uint16(b.Data))
+			down.Reason += fmt.Sprintf(" fsm-event-%d", binary.BigEndian.Uint16(b.Data))
 		}
-		return bmpResult{items: append(items, it)}, nil
+		return bmpResult{events: append(events, down)}, nil
 	case *bmp.BMPStatisticsReport:
-		it := item{kind: itemStats, t: t, peer: peer}
+		st := &event.Stats{Header: hd}
 		for _, s := range b.Stats {
 			switch v := s.(type) {
 			case *bmp.BMPStatsTLV32:
-				it.stats = append(it.stats, stat{typ: statName(v.Type), value: uint64(v.Value)})
+				st.Stats = append(st.Stats, event.Stat{Type: statName(v.Type), Value: uint64(v.Value)})
 			case *bmp.BMPStatsTLV64:
-				it.stats = append(it.stats, stat{typ: statName(v.Type), value: v.Value})
+				st.Stats = append(st.Stats, event.Stat{Type: statName(v.Type), Value: v.Value})
 			case *bmp.BMPStatsTLVPerAfiSafi64:
-				it.stats = append(it.stats, stat{typ: statName(v.Type), value: v.Value, family: afiSafiName(v.AFI, v.SAFI)})
+				st.Stats = append(st.Stats, event.Stat{Type: statName(v.Type), Value: v.Value, Family: afiSafiName(v.AFI, v.SAFI)})
 			}
 		}
-		return bmpResult{items: []item{it}}, nil
+		return bmpResult{events: []event.Event{st}}, nil
 	case *bmp.BMPRouteMirroring:
-		var items []item
+		var events []event.Event
 		for _, tlv := range b.Info {
 			if v, ok := tlv.(*bmp.BMPRouteMirrTLVBGPMsg); ok && v.Value != nil {
-				items = append(items, messageItem(t, peer, v.Value, "received"))
+				events = append(events, messageEvent(t, peer, v.Value, "received"))
 			}
 		}
-		return bmpResult{items: items}, nil
+		return bmpResult{events: events}, nil
 	}
 	return bmpResult{}, fmt.Errorf("bmp: unexpected message type %d", m.Header.Type)
 }

@@ -206,7 +206,7 @@ func TestBMPMalformed(t *testing.T) {
 }
 
 // FuzzBMPFraming feeds arbitrary streams to the framing and decoding of the station: no
-// panic, no message beyond the bound, and every decoded item is well formed.
+// panic, no message beyond the bound, and every decoded event is well formed.
 func FuzzBMPFraming(f *testing.F) {
 	up := bmpPeerUp(f, "192.0.2.60", 65060)
 	route := bmpRoute(f, "192.0.2.60", 65060, "10.78.0.0/16")
@@ -234,9 +234,9 @@ func FuzzBMPFraming(f *testing.F) {
 			if err != nil {
 				continue
 			}
-			for _, it := range res.items {
-				if it.kind == 0 || it.peer.Router != router {
-					t.Fatalf("bad item %+v", it)
+			for _, e := range res.events {
+				if e == nil || e.Head().Peer.Router != router {
+					t.Fatalf("bad event %+v", e)
 				}
 			}
 		}

@@ -16,6 +16,7 @@ import (
 	"github.com/erviz/otelcol-erviz/internal/schema"
 	"github.com/erviz/otelcol-erviz/internal/tcpserver"
 	"github.com/erviz/otelcol-erviz/pkg/rib"
+	"github.com/erviz/otelcol-erviz/receiver/bgpreceiver/internal/event"
 )
 
 // bmpStation accepts BMP sessions from routers on the hardened TCP server: the allow-list is
@@ -121,21 +122,21 @@ func (s *bmpStation) serve(c *tcpserver.Conn) {
 			s.r.logger.Debug("bmp: malformed message skipped", zap.Stringer("router", router), zap.Error(err))
 			continue
 		}
-		// The items of one message are of one peer.
-		if len(res.items) > 0 && !known[res.items[0].peer] {
-			if !s.admit(router, res.items[0].peer) {
+		// The events of one message are of one peer.
+		if len(res.events) > 0 && !known[res.events[0].Head().Peer] {
+			if !s.admit(router, res.events[0].Head().Peer) {
 				continue
 			}
-			known[res.items[0].peer] = true
+			known[res.events[0].Head().Peer] = true
 		}
-		for _, it := range res.items {
-			switch it.kind {
-			case itemPeerUp:
-				up[it.peer] = true
-			case itemPeerDown:
-				delete(up, it.peer)
+		for _, e := range res.events {
+			switch e := e.(type) {
+			case *event.PeerUp:
+				up[e.Peer] = true
+			case *event.PeerDown:
+				delete(up, e.Peer)
 			}
-			s.r.enqueue(it)
+			s.r.enqueue(e)
 		}
 		if res.terminate {
 			break
@@ -143,7 +144,7 @@ func (s *bmpStation) serve(c *tcpserver.Conn) {
 	}
 	// Without the session the station knows nothing about the router's peers any more.
 	for p := range up {
-		s.r.enqueue(item{kind: itemPeerDown, t: time.Now(), peer: p, state: "down", reason: "bmp-session-closed"})
+		s.r.enqueue(&event.PeerDown{Header: event.Header{Time: time.Now(), Peer: p}, State: "down", Reason: "bmp-session-closed"})
 	}
 	s.release(router, len(known))
 	s.r.logger.Info("bmp: session down", zap.Stringer("router", router))

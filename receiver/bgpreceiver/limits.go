@@ -164,22 +164,22 @@ func (r *bgpReceiver) limited(source, reason, who string, msg string, fields ...
 }
 
 // routeRefused handles a route the RIB did not take.
-func (r *bgpReceiver) routeRefused(it item, p *rib.Path, err error) {
-	src := sourceName(it.peer.Kind)
+func (r *bgpReceiver) routeRefused(peer rib.Peer, p *rib.Path, err error) {
+	src := sourceName(peer.Kind)
 	switch {
 	case errors.Is(err, rib.ErrPeerPathLimit):
 		reason := limitPeerPrefixes
-		if it.peer.Kind == rib.SourceBMP {
+		if peer.Kind == rib.SourceBMP {
 			reason = limitBMPPrefixes
 		}
-		r.limited(src, reason, peerText(it.peer), "route refused: the peer is at its route limit (bmp.max_prefixes)",
-			zap.String("peer", peerText(it.peer)), zap.Stringer("prefix", p.Prefix))
+		r.limited(src, reason, peerText(peer), "route refused: the peer is at its route limit (bmp.max_prefixes)",
+			zap.String("peer", peerText(peer)), zap.Stringer("prefix", p.Prefix))
 	case errors.Is(err, rib.ErrPathLimit):
 		r.limited(src, limitRoutes, src, "route refused: the RIB is at max_routes",
-			zap.String("peer", peerText(it.peer)), zap.Stringer("prefix", p.Prefix))
+			zap.String("peer", peerText(peer)), zap.Stringer("prefix", p.Prefix))
 	case errors.Is(err, rib.ErrAttrLimit):
-		r.limited(src, limitAttributeBytes, peerText(it.peer), "route refused: its attributes would take the RIB's AS paths and communities over max_attribute_bytes",
-			zap.String("peer", peerText(it.peer)), zap.Stringer("prefix", p.Prefix))
+		r.limited(src, limitAttributeBytes, peerText(peer), "route refused: its attributes would take the RIB's AS paths and communities over max_attribute_bytes",
+			zap.String("peer", peerText(peer)), zap.Stringer("prefix", p.Prefix))
 	default:
 		r.logger.Debug("route not announced to the RIB", zap.Stringer("prefix", p.Prefix), zap.Error(err))
 	}

@@ -204,7 +204,7 @@ func (r *bgpReceiver) recordPeers(ps *peerSeries) {
 			r.logger.Debug("cannot list BGP peers", zap.Error(err))
 		}
 		for _, pi := range infos {
-			k := peerKey(r.speakerPeer(pi.Address, pi.ASN))
+			k := peerKey(rib.Peer{Kind: rib.SourceBGP, Addr: pi.Address, ASN: pi.ASN, Name: pi.Name})
 			direct[pi.Address] = true
 			up := int64(0)
 			if pi.Established {

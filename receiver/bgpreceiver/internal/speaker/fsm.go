@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/erviz/otelcol-erviz/receiver/bgpreceiver/internal/bgpconv"
+	"github.com/erviz/otelcol-erviz/receiver/bgpreceiver/internal/event"
 	"github.com/osrg/gobgp/v3/pkg/packet/bgp"
 )
 
@@ -148,8 +149,8 @@ func (ses *session) establish() error {
 	ses.established = true
 	ses.cmu.Unlock()
 	p.setState(StateEstablished)
-	up := Event{Kind: PeerUp, Time: time.Now(), Peer: p.cfg.Address, PeerASN: asn, State: StateEstablished,
-		Session: bgpconv.SessionOf(open.Body.(*bgp.BGPOpen), o)}
+	s := bgpconv.SessionOf(open.Body.(*bgp.BGPOpen), o)
+	up := &event.PeerUp{Header: p.header(), State: StateName(StateEstablished), Session: &s}
 	up.GracefulRestart, up.RestartTime, up.GracefulFamilies = ses.graceful()
 	p.s.emit(up)
 	if ses.gr != nil {
@@ -213,7 +214,7 @@ func (ses *session) receive() error {
 				return ses.fail(bgp.NewMessageError(bgp.BGP_ERROR_CEASE, bgp.BGP_ERROR_SUB_MAXIMUM_NUMBER_OF_PREFIXES_REACHED, nil,
 					fmt.Sprintf("%d routes, max_prefixes %d; next session in %s", len(ses.routes), p.cfg.MaxPrefixes, p.cfg.MaxPrefixesRestart)))
 			}
-			p.s.emit(Event{Kind: Update, Time: time.Now(), Peer: p.cfg.Address, PeerASN: ses.peerASN, Update: u})
+			p.s.emit(&event.Update{Header: p.header(), Update: u, Policy: event.PostPolicy})
 		case *bgp.BGPNotification:
 			ses.message("notification", "received", int(m.Header.Len), b.ErrorCode, b.ErrorSubcode)
 			return &sessionError{reason: notificationText("received", b.ErrorCode, b.ErrorSubcode), code: b.ErrorCode, subcode: b.ErrorSubcode}

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/erviz/otelcol-erviz/pkg/rib"
+	"github.com/erviz/otelcol-erviz/receiver/bgpreceiver/internal/event"
 	"github.com/osrg/gobgp/v3/pkg/packet/bgp"
 	"go.uber.org/zap"
 )
@@ -77,6 +79,11 @@ func newPeer(s *Speaker, pc PeerConfig) *peer {
 		}
 	}
 	return &peer{s: s, cfg: pc, incoming: make(chan net.Conn, 1), state: StateIdle}
+}
+
+// header is the header of the peer's events, stamped now.
+func (p *peer) header() event.Header {
+	return event.Header{Time: time.Now(), Peer: rib.Peer{Kind: rib.SourceBGP, Addr: p.cfg.Address, ASN: p.cfg.ASN, Name: p.cfg.Name}}
 }
 
 func (p *peer) setState(st State) {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/erviz/otelcol-erviz/receiver/bgpreceiver/internal/bgpconv"
+	"github.com/erviz/otelcol-erviz/receiver/bgpreceiver/internal/event"
 	"github.com/osrg/gobgp/v3/pkg/packet/bgp"
 	"go.uber.org/zap"
 )
@@ -185,7 +186,7 @@ func (ses *session) run() {
 		err = ses.receive()
 	}
 	if ses.established {
-		e := Event{Kind: PeerDown, Time: time.Now(), Peer: p.cfg.Address, PeerASN: ses.peerASN, State: StateIdle}
+		e := &event.PeerDown{Header: p.header(), State: StateName(StateIdle)}
 		var se *sessionError
 		switch {
 		case ses.stopping.Load():
@@ -203,6 +204,7 @@ func (ses *session) run() {
 			e.Reason = "connection-error: " + err.Error()
 			e.NoNotification = true
 		}
+		e.HasNotification = e.NotificationCode != 0
 		if e.NoNotification {
 			e.GracefulRestart, e.RestartTime, e.GracefulFamilies = ses.graceful()
 		}
@@ -258,8 +260,8 @@ func (ses *session) message(typ, dir string, length int, code, subcode uint8) {
 	if ses.stopping.Load() && dir == "sent" {
 		return // the speaker's own shutdown is not a routing event
 	}
-	ses.p.s.emit(Event{Kind: Message, Time: time.Now(), Peer: ses.p.cfg.Address, PeerASN: ses.peerASN,
-		MessageType: typ, Direction: dir, Length: length, NotificationCode: code, NotificationSubcode: subcode})
+	ses.p.s.emit(&event.Message{Header: ses.p.header(), MessageType: typ, Direction: dir, Length: length,
+		Notification: event.Notification{NotificationCode: code, NotificationSubcode: subcode, HasNotification: typ == "notification"}})
 }
 
 // read reads one message; a nil message with a nil error never happens.
@@ -325,8 +327,8 @@ func (ses *session) revised(m *bgp.BGPMessage, u *bgp.BGPUpdate, me *bgp.Message
 		m.Body = bgp.TreatAsWithdraw(u)
 	}
 	ses.p.s.logger.Warn("malformed UPDATE "+handling, zap.Stringer("peer", ses.p.cfg.Address), zap.Error(me))
-	ses.p.s.emit(Event{Kind: Malformed, Time: time.Now(), Peer: ses.p.cfg.Address, PeerASN: ses.peerASN,
-		Reason: handling + ": " + me.Message, NotificationCode: me.TypeCode, NotificationSubcode: me.SubTypeCode})
+	ses.p.s.emit(&event.Malformed{Header: ses.p.header(),
+		Reason: handling + ": " + me.Message, Notification: event.NotificationOf(me.TypeCode, me.SubTypeCode)})
 	return m
 }
 

@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/erviz/otelcol-erviz/receiver/bgpreceiver/internal/event"
 	"go.uber.org/zap"
 )
 
@@ -74,7 +75,7 @@ const RestartTime = 120 * time.Second
 type Speaker struct {
 	cfg    Config
 	logger *zap.Logger
-	emit   func(Event)
+	emit   func(event.Event)
 
 	peers     map[netip.Addr]*peer
 	order     []*peer
@@ -89,7 +90,7 @@ type Speaker struct {
 // Start starts the speaker: the listeners (when ListenPort >= 0) and one goroutine per
 // peer. emit may be called from several goroutines at once (the events of one peer in
 // order); it may block, which pauses that peer's session reading (TCP then slows the peer).
-func Start(cfg Config, logger *zap.Logger, emit func(Event)) (*Speaker, error) {
+func Start(cfg Config, logger *zap.Logger, emit func(event.Event)) (*Speaker, error) {
 	s := &Speaker{cfg: cfg, logger: logger, emit: emit, peers: map[netip.Addr]*peer{}}
 	if !cfg.RouterID.Is4() {
 		return nil, fmt.Errorf("router ID %s is not an IPv4 address", cfg.RouterID)
