@@ -30,7 +30,8 @@ func (r *bgpReceiver) runMetrics() {
 	}
 }
 
-var classes = func() []rib.Class {
+// routeClasses lists the route classes (rib.Class: azure, expressroute, ...), not flow classes.
+var routeClasses = func() []rib.Class {
 	out := make([]rib.Class, rib.NumClasses)
 	for i := range out {
 		out[i] = rib.Class(i)
@@ -50,7 +51,7 @@ func (r *bgpReceiver) emitMetrics() {
 	mb.RecordBgpRibPrefixesDataPoint(now, int64(st.Prefixes4), speaker.FamilyIPv4Unicast)
 	mb.RecordBgpRibPrefixesDataPoint(now, int64(st.Prefixes6), speaker.FamilyIPv6Unicast)
 	for f := range rib.NumFamilies {
-		for _, c := range classes {
+		for _, c := range routeClasses {
 			mb.RecordBgpRibPathsDataPoint(now, int64(st.PathsByClass[f][c]), familyName(rib.Family(f)), c.String())
 		}
 	}

@@ -237,7 +237,7 @@ func (r *bgpReceiver) recordPeers(ps *peerSeries) {
 		}
 		ps.flaps.record(int64(st.Downs), k, "", "")
 		for f := range rib.NumFamilies {
-			for _, c := range classes {
+			for _, c := range routeClasses {
 				k.a, k.b = familyName(rib.Family(f)), c.String()
 				ps.prefixes.record(int64(st.Counts[f][c]), k, "bgp.family", "bgp.route.class")
 			}

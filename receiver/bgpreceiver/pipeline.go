@@ -193,15 +193,3 @@ func (r *bgpReceiver) countMessage(p rib.Peer, typ, dir string) {
 	r.msgCounts[msgKey{peer: p, typ: typ, dir: dir}]++
 	r.msgMu.Unlock()
 }
-
-// drainRIBEvents turns the events the RIB emitted during the last call into log records.
-func (r *bgpReceiver) drainRIBEvents() {
-	for i := range r.ribEvents {
-		if r.replaying {
-			break // emitted before the restart
-		}
-		r.ribEventRecord(&r.ribEvents[i])
-	}
-	clear(r.ribEvents)
-	r.ribEvents = r.ribEvents[:0]
-}

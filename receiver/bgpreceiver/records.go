@@ -41,6 +41,18 @@ func phaseName(p rib.Phase) string {
 	return schema.BGPPhaseInstant
 }
 
+// drainRIBEvents turns the events the RIB emitted during the last call into log records.
+func (r *bgpReceiver) drainRIBEvents() {
+	for i := range r.ribEvents {
+		if r.replaying {
+			break // emitted before the restart
+		}
+		r.ribEventRecord(&r.ribEvents[i])
+	}
+	clear(r.ribEvents)
+	r.ribEvents = r.ribEvents[:0]
+}
+
 func (r *bgpReceiver) ribEventRecord(e *rib.Event) {
 	name := eventNames[e.Kind]
 	if e.Kind == rib.EventWithdraw {
