@@ -104,15 +104,6 @@ var bmpDownReasons = map[uint8]string{
 	bmp.BMP_PEER_DOWN_REASON_PEER_DE_CONFIGURED:      "peer-deconfigured",
 }
 
-// messageEvent describes a BGP message (OPEN, KEEPALIVE, NOTIFICATION, ...) seen by a source.
-func messageEvent(t time.Time, peer rib.Peer, m *bgp.BGPMessage, dir string) *event.Message {
-	e := &event.Message{Header: event.Header{Time: t, Peer: peer}, MessageType: bgpconv.MessageType(m.Header.Type), Direction: dir, Length: int(m.Header.Len)}
-	if n, ok := m.Body.(*bgp.BGPNotification); ok {
-		e.Notification = event.NotificationOf(n.ErrorCode, n.ErrorSubcode)
-	}
-	return e
-}
-
 // decodeBMP parses one framed BMP message from router.
 func decodeBMP(router netip.Addr, msg []byte) (res bmpResult, err error) {
 	defer func() {
@@ -168,10 +159,10 @@ func decodeBMP(router netip.Addr, msg []byte) (res bmpResult, err error) {
 		}
 		events := []event.Event{up}
 		if b.SentOpenMsg != nil {
-			events = append(events, messageEvent(t, peer, b.SentOpenMsg, "sent"))
+			events = append(events, event.MessageOf(t, peer, b.SentOpenMsg, "sent"))
 		}
 		if b.ReceivedOpenMsg != nil {
-			events = append(events, messageEvent(t, peer, b.ReceivedOpenMsg, "received"))
+			events = append(events, event.MessageOf(t, peer, b.ReceivedOpenMsg, "received"))
 		}
 		return bmpResult{events: events}, nil
 	case *bmp.BMPPeerDownNotification:
@@ -189,7 +180,7 @@ func decodeBMP(router netip.Addr, msg []byte) (res bmpResult, err error) {
 			if b.Reason == bmp.BMP_PEER_DOWN_REASON_LOCAL_BGP_NOTIFICATION {
 				dir = "sent"
 			}
-			events = append(events, messageEvent(t, peer, b.BGPNotification, dir))
+			events = append(events, event.MessageOf(t, peer, b.BGPNotification, dir))
 		} else if b.Reason == bmp.BMP_PEER_DOWN_REASON_LOCAL_NO_NOTIFICATION && len(b.Data) >= 2 {
 			down.Reason += fmt.Sprintf(" fsm-event-%d", binary.BigEndian.Uint16(b.Data))
 		}
@@ -211,7 +202,7 @@ func decodeBMP(router netip.Addr, msg []byte) (res bmpResult, err error) {
 		var events []event.Event
 		for _, tlv := range b.Info {
 			if v, ok := tlv.(*bmp.BMPRouteMirrTLVBGPMsg); ok && v.Value != nil {
-				events = append(events, messageEvent(t, peer, v.Value, "received"))
+				events = append(events, event.MessageOf(t, peer, v.Value, "received"))
 			}
 		}
 		return bmpResult{events: events}, nil

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	bgpmrt "github.com/erviz/otelcol-erviz/receiver/bgpreceiver/internal/mrt"
+
 	"github.com/osrg/gobgp/v3/pkg/packet/bgp"
 	"github.com/osrg/gobgp/v3/pkg/packet/mrt"
 	"github.com/stretchr/testify/assert"
@@ -308,16 +310,16 @@ func FuzzMRTFraming(f *testing.F) {
 			}
 		}
 		for _, cut := range []int{len(data), len(data) / 2} {
-			st, resync := newMRTState(), false
+			st, resync := bgpmrt.NewState(), false
 			var pending []byte
 			for _, piece := range [][]byte{data[:cut], data[cut:]} {
 				pending = append(pending, piece...)
-				n := scanMRT(pending, st, &resync, check, func(int, error) {})
+				n := bgpmrt.Scan(pending, st, &resync, check, func(int, error) {})
 				if n < 0 || n > len(pending) {
 					t.Fatalf("consumed %d of %d bytes", n, len(pending))
 				}
 				pending = pending[n:]
-				if len(pending) > mrtMaxRecord+mrt.MRT_COMMON_HEADER_LEN {
+				if len(pending) > bgpmrt.MaxRecord+mrt.MRT_COMMON_HEADER_LEN {
 					t.Fatalf("%d bytes pending", len(pending))
 				}
 			}

@@ -73,7 +73,7 @@ func (r *bgpReceiver) handle(e event.Event) {
 		r.replaying = m.Replay
 		defer func() {
 			r.replaying = false
-			r.mrt.handled(m)
+			r.mrt.Handled(m)
 		}()
 	}
 	switch e := e.(type) {

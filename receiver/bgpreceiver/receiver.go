@@ -20,6 +20,7 @@ import (
 	"github.com/erviz/otelcol-erviz/pkg/rib"
 	"github.com/erviz/otelcol-erviz/receiver/bgpreceiver/internal/event"
 	"github.com/erviz/otelcol-erviz/receiver/bgpreceiver/internal/metadata"
+	"github.com/erviz/otelcol-erviz/receiver/bgpreceiver/internal/mrt"
 	"github.com/erviz/otelcol-erviz/receiver/bgpreceiver/internal/speaker"
 )
 
@@ -57,7 +58,7 @@ type bgpReceiver struct {
 
 	sp      *speaker.Speaker
 	bmp     *bmpStation
-	mrt     *mrtReader
+	mrt     *mrt.Reader
 	stopped bool
 
 	// client: the storage extension's client (MRT checkpoints), when configured.
@@ -139,7 +140,11 @@ func (r *bgpReceiver) Start(ctx context.Context, host component.Host) error {
 		}
 	}
 	if len(r.cfg.MRT.Include) > 0 {
-		if r.mrt, err = startMRT(ctx, r, r.cfg.MRT, r.client); err != nil {
+		if r.mrt, err = mrt.Start(ctx, mrt.Config{Include: r.cfg.MRT.Include, PollInterval: r.cfg.MRT.PollInterval}, r.logger, r.client, mrt.Hooks{
+			Emit:      r.enqueue,
+			Malformed: func() { r.countMalformed(schema.BGPSourceMRT) },
+			Loaded:    func() { r.enqueue(&routingStep{fn: r.routingMRTLoaded}) },
+		}); err != nil {
 			r.stop()
 			return err
 		}
@@ -174,7 +179,7 @@ func (r *bgpReceiver) stop() {
 		r.bmp.stop()
 	}
 	if r.mrt != nil {
-		r.mrt.stop()
+		r.mrt.Stop()
 	}
 	close(r.done)
 	r.wg.Wait()

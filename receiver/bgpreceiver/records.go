@@ -226,7 +226,7 @@ func (r *bgpReceiver) flush() {
 		}
 	}
 	if r.mrt != nil {
-		r.mrt.commit()
+		r.mrt.Commit()
 	}
 }
 

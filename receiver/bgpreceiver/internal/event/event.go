@@ -9,6 +9,7 @@ import (
 
 	"github.com/erviz/otelcol-erviz/pkg/rib"
 	"github.com/erviz/otelcol-erviz/receiver/bgpreceiver/internal/bgpconv"
+	"github.com/osrg/gobgp/v3/pkg/packet/bgp"
 )
 
 // Event is one of *PeerUp, *PeerDown, *Update, *Message, *Stats, *Malformed.
@@ -136,4 +137,14 @@ type Malformed struct {
 	Header
 	Reason string
 	Notification
+}
+
+// MessageOf describes a BGP message (OPEN, KEEPALIVE, NOTIFICATION, ...) a source saw in
+// direction dir ("sent", "received").
+func MessageOf(t time.Time, peer rib.Peer, m *bgp.BGPMessage, dir string) *Message {
+	e := &Message{Header: Header{Time: t, Peer: peer}, MessageType: bgpconv.MessageType(m.Header.Type), Direction: dir, Length: int(m.Header.Len)}
+	if n, ok := m.Body.(*bgp.BGPNotification); ok {
+		e.Notification = NotificationOf(n.ErrorCode, n.ErrorSubcode)
+	}
+	return e
 }

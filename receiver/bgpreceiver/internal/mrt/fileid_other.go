@@ -1,6 +1,6 @@
 //go:build !unix
 
-package bgpreceiver
+package mrt
 
 import "os"
 

@@ -1,6 +1,6 @@
-package bgpreceiver
+package mrt
 
-// Decoding MRT (RFC 6396): records framed, checked and turned into events.
+// Decoding: records framed, checked and turned into events.
 
 import (
 	"encoding/binary"
@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/osrg/gobgp/v3/pkg/packet/bgp"
-	"github.com/osrg/gobgp/v3/pkg/packet/mrt"
+	gobgpmrt "github.com/osrg/gobgp/v3/pkg/packet/mrt"
 
 	"github.com/erviz/otelcol-erviz/pkg/rib"
 	"github.com/erviz/otelcol-erviz/receiver/bgpreceiver/internal/bgpconv"
@@ -20,60 +20,60 @@ import (
 
 // MRT record types and the extended-timestamp variant the GoBGP parser does not know.
 const (
-	mrtTableDumpV2 = uint16(mrt.TABLE_DUMPv2)
-	mrtBGP4MP      = uint16(mrt.BGP4MP)
-	mrtBGP4MPET    = uint16(mrt.BGP4MP_ET)
-	// mrtMaxRecord bounds one record's body: a BGP4MP record holds one BGP message (at most
+	mrtTableDumpV2 = uint16(gobgpmrt.TABLE_DUMPv2)
+	mrtBGP4MP      = uint16(gobgpmrt.BGP4MP)
+	mrtBGP4MPET    = uint16(gobgpmrt.BGP4MP_ET)
+	// MaxRecord bounds one record's body: a BGP4MP record holds one BGP message (at most
 	// 65535 bytes, RFC 8654) and a TABLE_DUMPv2 RIB record one prefix with an entry per
 	// peer; 1 MiB stops a corrupt length from allocating gigabytes.
-	mrtMaxRecord = 1 << 20
-	// mrtReadChunk is how much of a file is read at a time.
-	mrtReadChunk = 256 << 10
+	MaxRecord = 1 << 20
+	// readChunk is how much of a file is read at a time.
+	readChunk = 256 << 10
 	// mrtResyncWindow: a header found while resynchronising must carry a timestamp within
 	// this many seconds of the last good record.
 	mrtResyncWindow = 86400
 )
 
-// errMRTFraming means a record header cannot be right (unknown type or length past the
+// errFraming means a record header cannot be right (unknown type or length past the
 // limit): the reader looks for the next plausible header.
-var errMRTFraming = errors.New("mrt: bad record header")
+var errFraming = errors.New("mrt: bad record header")
 
-// mrtHeaderOK reports whether a 12-byte header looks like one this reader can follow.
-func mrtHeaderOK(h []byte) bool {
+// headerOK reports whether a 12-byte header looks like one this reader can follow.
+func headerOK(h []byte) bool {
 	typ := binary.BigEndian.Uint16(h[4:6])
 	length := binary.BigEndian.Uint32(h[8:12])
 	switch typ {
-	case uint16(mrt.TABLE_DUMP), mrtTableDumpV2, mrtBGP4MP, mrtBGP4MPET, uint16(mrt.OSPFv2), uint16(mrt.OSPFv3),
-		uint16(mrt.OSPFv3_ET), uint16(mrt.ISIS), uint16(mrt.ISIS_ET):
+	case uint16(gobgpmrt.TABLE_DUMP), mrtTableDumpV2, mrtBGP4MP, mrtBGP4MPET, uint16(gobgpmrt.OSPFv2), uint16(gobgpmrt.OSPFv3),
+		uint16(gobgpmrt.OSPFv3_ET), uint16(gobgpmrt.ISIS), uint16(gobgpmrt.ISIS_ET):
 	default:
 		return false
 	}
-	return length <= mrtMaxRecord
+	return length <= MaxRecord
 }
 
-// splitMRT returns the length of the first whole record in buf (header included), 0 when
-// buf holds only part of one, or errMRTFraming when the header cannot be followed.
-func splitMRT(buf []byte) (int, error) {
-	if len(buf) < mrt.MRT_COMMON_HEADER_LEN {
+// split returns the length of the first whole record in buf (header included), 0 when
+// buf holds only part of one, or errFraming when the header cannot be followed.
+func split(buf []byte) (int, error) {
+	if len(buf) < gobgpmrt.MRT_COMMON_HEADER_LEN {
 		return 0, nil
 	}
-	if !mrtHeaderOK(buf) {
-		return 0, fmt.Errorf("%w: type %d, length %d", errMRTFraming, binary.BigEndian.Uint16(buf[4:6]), binary.BigEndian.Uint32(buf[8:12]))
+	if !headerOK(buf) {
+		return 0, fmt.Errorf("%w: type %d, length %d", errFraming, binary.BigEndian.Uint16(buf[4:6]), binary.BigEndian.Uint32(buf[8:12]))
 	}
-	n := mrt.MRT_COMMON_HEADER_LEN + int(binary.BigEndian.Uint32(buf[8:12]))
+	n := gobgpmrt.MRT_COMMON_HEADER_LEN + int(binary.BigEndian.Uint32(buf[8:12]))
 	if len(buf) < n {
 		return 0, nil
 	}
 	return n, nil
 }
 
-// resyncMRT finds the next offset in buf (after its first byte) where a plausible header
+// resyncAt finds the next offset in buf (after its first byte) where a plausible header
 // starts: a known type, a length within bounds and, when lastTS is known, a timestamp close
 // to it. It returns -1 when none is in buf yet.
-func resyncMRT(buf []byte, lastTS uint32) int {
-	for i := 1; i+mrt.MRT_COMMON_HEADER_LEN <= len(buf); i++ {
+func resyncAt(buf []byte, lastTS uint32) int {
+	for i := 1; i+gobgpmrt.MRT_COMMON_HEADER_LEN <= len(buf); i++ {
 		h := buf[i:]
-		if !mrtHeaderOK(h) {
+		if !headerOK(h) {
 			continue
 		}
 		if lastTS != 0 {
@@ -88,10 +88,10 @@ func resyncMRT(buf []byte, lastTS uint32) int {
 	return -1
 }
 
-// mrtState is what a file's earlier records tell about the later ones: the peers of the
+// State is what a file's earlier records tell about the later ones: the peers of the
 // TABLE_DUMPv2 peer index table, the sessions seen up, and the last NOTIFICATION per peer
 // (the reason of the state change that follows it).
-type mrtState struct {
+type State struct {
 	collector netip.Addr
 	index     []rib.Peer
 	up        map[rib.Peer]bool
@@ -99,17 +99,17 @@ type mrtState struct {
 	lastTS    uint32
 }
 
-func newMRTState() *mrtState {
-	return &mrtState{up: map[rib.Peer]bool{}, notif: map[rib.Peer]*event.Message{}}
+func NewState() *State {
+	return &State{up: map[rib.Peer]bool{}, notif: map[rib.Peer]*event.Message{}}
 }
 
-var mrtStateNames = map[mrt.BGPState]string{
-	mrt.IDLE: "idle", mrt.CONNECT: "connect", mrt.ACTIVE: "active",
-	mrt.OPENSENT: "opensent", mrt.OPENCONFIRM: "openconfirm", mrt.ESTABLISHED: "established",
+var stateNames = map[gobgpmrt.BGPState]string{
+	gobgpmrt.IDLE: "idle", gobgpmrt.CONNECT: "connect", gobgpmrt.ACTIVE: "active",
+	gobgpmrt.OPENSENT: "opensent", gobgpmrt.OPENCONFIRM: "openconfirm", gobgpmrt.ESTABLISHED: "established",
 }
 
-func mrtStateName(s mrt.BGPState) string {
-	if n, ok := mrtStateNames[s]; ok {
+func stateName(s gobgpmrt.BGPState) string {
+	if n, ok := stateNames[s]; ok {
 		return n
 	}
 	return fmt.Sprintf("state-%d", s)
@@ -120,19 +120,19 @@ func ipAddr(ip net.IP) netip.Addr {
 	return a.Unmap()
 }
 
-// decodeMRT turns one whole MRT record into events. Records of types this reader
+// decode turns one whole MRT record into events. Records of types this reader
 // has no use for (OSPF, IS-IS, the legacy TABLE_DUMP) are skipped without an error.
-func decodeMRT(rec []byte, st *mrtState) (events []event.Event, err error) {
+func decode(rec []byte, st *State) (events []event.Event, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			events, err = nil, fmt.Errorf("mrt: unparsable record: %v", p)
 		}
 	}()
-	var h mrt.MRTHeader
+	var h gobgpmrt.MRTHeader
 	if err := h.DecodeFromBytes(rec); err != nil {
 		return nil, err
 	}
-	body := rec[mrt.MRT_COMMON_HEADER_LEN:]
+	body := rec[gobgpmrt.MRT_COMMON_HEADER_LEN:]
 	t := time.Unix(int64(h.Timestamp), 0)
 	switch uint16(h.Type) {
 	case mrtBGP4MPET:
@@ -145,48 +145,48 @@ func decodeMRT(rec []byte, st *mrtState) (events []event.Event, err error) {
 			t = t.Add(time.Duration(us) * time.Microsecond)
 		}
 		body = body[4:]
-		h.Type, h.Len = mrt.BGP4MP, uint32(len(body))
+		h.Type, h.Len = gobgpmrt.BGP4MP, uint32(len(body))
 	case mrtBGP4MP, mrtTableDumpV2:
 	default:
 		return nil, nil
 	}
 	st.lastTS = h.Timestamp
-	m, err := mrt.ParseMRTBody(&h, body)
+	m, err := gobgpmrt.ParseMRTBody(&h, body)
 	if err != nil {
 		return nil, fmt.Errorf("mrt: %w", err)
 	}
 	switch b := m.Body.(type) {
-	case *mrt.BGP4MPStateChange:
+	case *gobgpmrt.BGP4MPStateChange:
 		return st.stateChange(t, b), nil
-	case *mrt.BGP4MPMessage:
-		return st.message(t, mrt.MRTSubTypeBGP4MP(h.SubType), b)
-	case *mrt.PeerIndexTable:
+	case *gobgpmrt.BGP4MPMessage:
+		return st.message(t, gobgpmrt.MRTSubTypeBGP4MP(h.SubType), b)
+	case *gobgpmrt.PeerIndexTable:
 		st.collector = ipAddr(b.CollectorBgpId)
 		st.index = st.index[:0]
 		for _, p := range b.Peers {
 			st.index = append(st.index, rib.Peer{Kind: rib.SourceMRT, Router: st.collector, Addr: ipAddr(p.IpAddress), ASN: p.AS})
 		}
 		return nil, nil
-	case *mrt.Rib:
+	case *gobgpmrt.Rib:
 		return st.ribEntries(t, b)
 	}
 	return nil, nil
 }
 
-func (st *mrtState) peer(hd *mrt.BGP4MPHeader) rib.Peer {
+func (st *State) peer(hd *gobgpmrt.BGP4MPHeader) rib.Peer {
 	return rib.Peer{Kind: rib.SourceMRT, Router: ipAddr(hd.LocalIpAddress), Addr: ipAddr(hd.PeerIpAddress), ASN: hd.PeerAS}
 }
 
-func (st *mrtState) stateChange(t time.Time, b *mrt.BGP4MPStateChange) []event.Event {
+func (st *State) stateChange(t time.Time, b *gobgpmrt.BGP4MPStateChange) []event.Event {
 	peer := st.peer(b.BGP4MPHeader)
 	switch {
-	case b.NewState == mrt.ESTABLISHED && !st.up[peer]:
+	case b.NewState == gobgpmrt.ESTABLISHED && !st.up[peer]:
 		st.up[peer] = true
 		delete(st.notif, peer)
 		return []event.Event{&event.PeerUp{Header: event.Header{Time: t, Peer: peer}, State: "established"}}
-	case b.OldState == mrt.ESTABLISHED && b.NewState != mrt.ESTABLISHED:
+	case b.OldState == gobgpmrt.ESTABLISHED && b.NewState != gobgpmrt.ESTABLISHED:
 		delete(st.up, peer)
-		down := &event.PeerDown{Header: event.Header{Time: t, Peer: peer}, State: mrtStateName(b.NewState), Reason: "fsm-" + mrtStateName(b.NewState)}
+		down := &event.PeerDown{Header: event.Header{Time: t, Peer: peer}, State: stateName(b.NewState), Reason: "fsm-" + stateName(b.NewState)}
 		if n, ok := st.notif[peer]; ok {
 			down.Reason = fmt.Sprintf("notification-%s %s", n.Direction, bgp.NewNotificationErrorCode(n.NotificationCode, n.NotificationSubcode).String())
 			down.Notification = n.Notification
@@ -197,21 +197,21 @@ func (st *mrtState) stateChange(t time.Time, b *mrt.BGP4MPStateChange) []event.E
 	return nil
 }
 
-func (st *mrtState) message(t time.Time, sub mrt.MRTSubTypeBGP4MP, b *mrt.BGP4MPMessage) ([]event.Event, error) {
+func (st *State) message(t time.Time, sub gobgpmrt.MRTSubTypeBGP4MP, b *gobgpmrt.BGP4MPMessage) ([]event.Event, error) {
 	if b.BGPMessage == nil {
 		return nil, errors.New("mrt: BGP4MP message without a BGP message")
 	}
 	peer := st.peer(b.BGP4MPHeader)
 	dir := "received"
 	switch sub {
-	case mrt.MESSAGE_LOCAL, mrt.MESSAGE_AS4_LOCAL, mrt.MESSAGE_LOCAL_ADDPATH, mrt.MESSAGE_AS4_LOCAL_ADDPATH:
+	case gobgpmrt.MESSAGE_LOCAL, gobgpmrt.MESSAGE_AS4_LOCAL, gobgpmrt.MESSAGE_LOCAL_ADDPATH, gobgpmrt.MESSAGE_AS4_LOCAL_ADDPATH:
 		dir = "sent"
 	}
 	if u, ok := b.BGPMessage.Body.(*bgp.BGPUpdate); ok && dir == "received" {
 		// The peer's routes as it sent them (a message log is the Adj-RIB-In, pre-policy).
 		return []event.Event{&event.Update{Header: event.Header{Time: t, Peer: peer}, Update: bgpconv.FromUpdate(u)}}, nil
 	}
-	m := messageEvent(t, peer, b.BGPMessage, dir)
+	m := event.MessageOf(t, peer, b.BGPMessage, dir)
 	if m.HasNotification {
 		st.notif[peer] = m
 	}
@@ -219,7 +219,7 @@ func (st *mrtState) message(t time.Time, sub mrt.MRTSubTypeBGP4MP, b *mrt.BGP4MP
 }
 
 // ribEntries turns a TABLE_DUMPv2 RIB record into one announcement per entry.
-func (st *mrtState) ribEntries(t time.Time, b *mrt.Rib) ([]event.Event, error) {
+func (st *State) ribEntries(t time.Time, b *gobgpmrt.Rib) ([]event.Event, error) {
 	pfx, _, ok := bgpconv.Prefix(b.Prefix)
 	if !ok {
 		return nil, nil // not IPv4/IPv6 unicast
@@ -236,18 +236,18 @@ func (st *mrtState) ribEntries(t time.Time, b *mrt.Rib) ([]event.Event, error) {
 	return events, nil
 }
 
-// scanMRT decodes every whole record of buf, passing the events to emit (with the offset in
+// Scan decodes every whole record of buf, passing the events to emit (with the offset in
 // buf where their record ends) and each malformed record (or unfollowable header) to bad, and
 // returns how many bytes it consumed. After a bad header, *resync is set and bytes are skipped
 // up to the next plausible header.
-func scanMRT(buf []byte, st *mrtState, resync *bool, emit func(e event.Event, end int), bad func(off int, err error)) int {
+func Scan(buf []byte, st *State, resync *bool, emit func(e event.Event, end int), bad func(off int, err error)) int {
 	off := 0
 	for off < len(buf) {
 		if *resync {
-			i := resyncMRT(buf[off:], st.lastTS)
+			i := resyncAt(buf[off:], st.lastTS)
 			if i < 0 {
 				// Keep the tail that may hold the start of the next header.
-				if keep := len(buf) - off - mrt.MRT_COMMON_HEADER_LEN + 1; keep > 0 {
+				if keep := len(buf) - off - gobgpmrt.MRT_COMMON_HEADER_LEN + 1; keep > 0 {
 					off += keep
 				}
 				break
@@ -255,7 +255,7 @@ func scanMRT(buf []byte, st *mrtState, resync *bool, emit func(e event.Event, en
 			off += i
 			*resync = false
 		}
-		n, err := splitMRT(buf[off:])
+		n, err := split(buf[off:])
 		if err != nil {
 			bad(off, err)
 			*resync = true
@@ -264,7 +264,7 @@ func scanMRT(buf []byte, st *mrtState, resync *bool, emit func(e event.Event, en
 		if n == 0 {
 			break
 		}
-		events, err := decodeMRT(buf[off:off+n], st)
+		events, err := decode(buf[off:off+n], st)
 		if err != nil {
 			bad(off, err)
 		}
