@@ -21,6 +21,7 @@ import (
 
 	"github.com/erviz/otelcol-erviz/internal/schema"
 	"github.com/erviz/otelcol-erviz/internal/testutil"
+	bmpsrc "github.com/erviz/otelcol-erviz/receiver/bgpreceiver/internal/bmp"
 	"github.com/erviz/otelcol-erviz/receiver/bgpreceiver/internal/metadatatest"
 )
 
@@ -222,19 +223,19 @@ func FuzzBMPFraming(f *testing.F) {
 		r := bytes.NewReader(data)
 		var buf []byte
 		for {
-			msg, err := readBMP(r, buf)
+			msg, err := bmpsrc.Read(r, buf)
 			buf = msg
 			if err != nil {
 				return
 			}
-			if len(msg) > bmpMaxMessage {
+			if len(msg) > bmpsrc.MaxMessage {
 				t.Fatalf("message of %d bytes", len(msg))
 			}
-			res, err := decodeBMP(router, msg)
+			res, err := bmpsrc.Decode(router, msg)
 			if err != nil {
 				continue
 			}
-			for _, e := range res.events {
+			for _, e := range res.Events {
 				if e == nil || e.Head().Peer.Router != router {
 					t.Fatalf("bad event %+v", e)
 				}

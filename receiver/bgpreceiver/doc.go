@@ -6,10 +6,9 @@
 // record and the routing state as metrics.
 //
 // Where things live:
-//   - sources, each started by Start and emitting internal/event's typed events: the speaker
-//     (internal/speaker: speaker.go, peer.go, session.go, fsm.go, sockopt_*.go), the BMP
-//     station (bmpstation.go, decoding in bmp.go) and the MRT reader (internal/mrt, with its
-//     checkpoints);
+//   - sources, each started by its Start and emitting internal/event's typed events: the
+//     speaker (internal/speaker: speaker.go, peer.go, session.go, fsm.go, sockopt_*.go), the
+//     BMP station (internal/bmp) and the MRT reader (internal/mrt, with its checkpoints);
 //   - receiver.go: the component (configuration to sources, Start, Shutdown);
 //   - pipeline.go: the one queue and the RIB goroutine, one step per kind of event;
 //   - pkg/rib: the RIB and its analyses; graceful.go, routing.go, limits.go: graceful

@@ -17,6 +17,7 @@ import (
 	"github.com/erviz/otelcol-erviz/internal/schema"
 	"github.com/erviz/otelcol-erviz/internal/throttle"
 	"github.com/erviz/otelcol-erviz/pkg/rib"
+	"github.com/erviz/otelcol-erviz/receiver/bgpreceiver/internal/bmp"
 	"github.com/erviz/otelcol-erviz/receiver/bgpreceiver/internal/speaker"
 )
 
@@ -39,8 +40,8 @@ const (
 
 // Reasons of otelcol_receiver_bgp_limited besides the listeners' refusals.
 const (
-	limitBMPPeersPerRouter = "bmp_peers_per_router"
-	limitBMPPeers          = "bmp_peers"
+	limitBMPPeersPerRouter = bmp.ReasonPeersPerRouter
+	limitBMPPeers          = bmp.ReasonPeers
 	limitBMPPrefixes       = "bmp_prefixes"
 	limitPeerPrefixes      = "peer_prefixes"
 	limitRoutes            = "routes"
@@ -52,7 +53,7 @@ func defaultBMPConfig() BMPConfig {
 		MaxConnections:          defaultBMPMaxConnections,
 		MaxConnectionsPerSource: defaultBMPMaxConnectionsPerSource,
 		IdleTimeout:             defaultBMPIdleTimeout,
-		MaxMessageSize:          bmpMaxMessage,
+		MaxMessageSize:          bmp.MaxMessage,
 		MaxPeersPerRouter:       defaultBMPMaxPeersPerRouter,
 		MaxPeers:                defaultBMPMaxPeers,
 		MaxPrefixes:             defaultBMPMaxPrefixes,
@@ -99,8 +100,8 @@ func (c *Config) validateLimits() []error {
 	if b.MaxConnections < 0 || b.MaxConnectionsPerSource < 0 || b.MaxPeersPerRouter < 0 || b.MaxPeers < 0 || b.IdleTimeout < 0 {
 		errs = append(errs, errors.New("bmp: max_connections, max_connections_per_source, max_peers_per_router, max_peers and idle_timeout must not be negative (0: the default)"))
 	}
-	if b.MaxMessageSize != 0 && (b.MaxMessageSize < 4096 || b.MaxMessageSize > bmpMaxMessage) {
-		errs = append(errs, fmt.Errorf("bmp.max_message_size %d must be from 4096 to %d", b.MaxMessageSize, bmpMaxMessage))
+	if b.MaxMessageSize != 0 && (b.MaxMessageSize < 4096 || b.MaxMessageSize > bmp.MaxMessage) {
+		errs = append(errs, fmt.Errorf("bmp.max_message_size %d must be from 4096 to %d", b.MaxMessageSize, bmp.MaxMessage))
 	}
 	if b.MaxPrefixes < 0 || c.MaxRoutes < 0 || c.MaxAttributeBytes < 0 {
 		errs = append(errs, errors.New("bmp.max_prefixes, max_routes and max_attribute_bytes must not be negative (0: no limit)"))

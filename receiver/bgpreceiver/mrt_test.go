@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	bgpmrt "github.com/erviz/otelcol-erviz/receiver/bgpreceiver/internal/mrt"
-
 	"github.com/osrg/gobgp/v3/pkg/packet/bgp"
 	"github.com/osrg/gobgp/v3/pkg/packet/mrt"
 	"github.com/stretchr/testify/assert"
@@ -33,6 +31,7 @@ import (
 	"github.com/erviz/otelcol-erviz/receiver/bgpreceiver/internal/event"
 	"github.com/erviz/otelcol-erviz/receiver/bgpreceiver/internal/metadata"
 	"github.com/erviz/otelcol-erviz/receiver/bgpreceiver/internal/metadatatest"
+	bgpmrt "github.com/erviz/otelcol-erviz/receiver/bgpreceiver/internal/mrt"
 )
 
 // birdSession is a BGP protocol of a test BIRD towards another BIRD on loopback.

@@ -18,6 +18,7 @@ import (
 	"github.com/erviz/otelcol-erviz/internal/schema"
 	"github.com/erviz/otelcol-erviz/internal/storageclient"
 	"github.com/erviz/otelcol-erviz/pkg/rib"
+	"github.com/erviz/otelcol-erviz/receiver/bgpreceiver/internal/bmp"
 	"github.com/erviz/otelcol-erviz/receiver/bgpreceiver/internal/event"
 	"github.com/erviz/otelcol-erviz/receiver/bgpreceiver/internal/metadata"
 	"github.com/erviz/otelcol-erviz/receiver/bgpreceiver/internal/mrt"
@@ -57,7 +58,7 @@ type bgpReceiver struct {
 	closing atomic.Bool
 
 	sp      *speaker.Speaker
-	bmp     *bmpStation
+	bmp     *bmp.Station
 	mrt     *mrt.Reader
 	stopped bool
 
@@ -134,7 +135,7 @@ func (r *bgpReceiver) Start(ctx context.Context, host component.Host) error {
 		}
 	}
 	if r.cfg.BMP.Endpoint != "" {
-		if r.bmp, err = startBMP(r, r.cfg.BMP); err != nil {
+		if r.bmp, err = r.startBMP(); err != nil {
 			r.stop()
 			return err
 		}
@@ -176,7 +177,7 @@ func (r *bgpReceiver) stop() {
 		r.sp.Stop()
 	}
 	if r.bmp != nil {
-		r.bmp.stop()
+		r.bmp.Stop()
 	}
 	if r.mrt != nil {
 		r.mrt.Stop()
@@ -202,4 +203,25 @@ func (r *bgpReceiver) onSpeaker(e event.Event) {
 		return
 	}
 	r.enqueue(e)
+}
+
+// startBMP starts the BMP station: its events go to the pipeline, its refusals to the
+// limits' telemetry (limits.go).
+func (r *bgpReceiver) startBMP() (*bmp.Station, error) {
+	c := r.cfg.BMP.withDefaults()
+	return bmp.Start(bmp.Config{
+		Endpoint: c.Endpoint, Allowed: c.Allowed, MaxConnections: c.MaxConnections,
+		MaxConnectionsPerSource: c.MaxConnectionsPerSource, IdleTimeout: c.IdleTimeout,
+		MaxMessageSize: c.MaxMessageSize, MaxPeersPerRouter: c.MaxPeersPerRouter, MaxPeers: c.MaxPeers,
+		LogInterval: r.cfg.MetricsInterval,
+	}, r.logger, bmp.Hooks{
+		Emit:      r.enqueue,
+		Malformed: func() { r.countMalformed(schema.BGPSourceBMP) },
+		Refused:   func(reason string) { r.countLimited(schema.BGPSourceBMP, reason) },
+		Limited: func(reason string, router netip.Addr, peer rib.Peer) {
+			r.limited(schema.BGPSourceBMP, reason, router.String(),
+				"bmp: message of a peer beyond the peer limit dropped (bmp.max_peers_per_router, bmp.max_peers)",
+				zap.Stringer("router", router), zap.String("peer", peerText(peer)))
+		},
+	})
 }
