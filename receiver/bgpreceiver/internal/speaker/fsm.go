@@ -6,6 +6,7 @@ package speaker
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"time"
 
@@ -250,4 +251,34 @@ func notifCode(m *bgp.BGPMessage) (uint8, uint8) {
 		return n.ErrorCode, n.ErrorSubcode
 	}
 	return 0, 0
+}
+
+// down is the PeerDown of an established session that ended with err: why, with the
+// NOTIFICATION's code when one was exchanged, and a graceful restart of the peer when the
+// session ended without NOTIFICATION.
+func (ses *session) down(err error) *event.PeerDown {
+	p := ses.p
+	e := &event.PeerDown{Header: p.header(), State: StateName(StateIdle)}
+	var se *sessionError
+	switch {
+	case ses.stopping.Load():
+		e.Reason = "speaker-stopped"
+		e.NotificationCode, e.NotificationSubcode = bgp.BGP_ERROR_CEASE, bgp.BGP_ERROR_SUB_ADMINISTRATIVE_SHUTDOWN
+	case errors.As(err, &se):
+		e.Reason, e.NotificationCode, e.NotificationSubcode = se.reason, se.code, se.subcode
+	case errors.Is(err, errHoldExpired):
+		e.Reason = err.Error()
+		e.NotificationCode, e.NotificationSubcode = bgp.BGP_ERROR_HOLD_TIMER_EXPIRED, 0
+	case errors.Is(err, io.EOF):
+		e.Reason = "connection-closed"
+		e.NoNotification = true
+	default:
+		e.Reason = "connection-error: " + err.Error()
+		e.NoNotification = true
+	}
+	e.HasNotification = e.NotificationCode != 0
+	if e.NoNotification {
+		e.GracefulRestart, e.RestartTime, e.GracefulFamilies = ses.graceful()
+	}
+	return e
 }

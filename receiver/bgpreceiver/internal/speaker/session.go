@@ -186,28 +186,7 @@ func (ses *session) run() {
 		err = ses.receive()
 	}
 	if ses.established {
-		e := &event.PeerDown{Header: p.header(), State: StateName(StateIdle)}
-		var se *sessionError
-		switch {
-		case ses.stopping.Load():
-			e.Reason = "speaker-stopped"
-			e.NotificationCode, e.NotificationSubcode = bgp.BGP_ERROR_CEASE, bgp.BGP_ERROR_SUB_ADMINISTRATIVE_SHUTDOWN
-		case errors.As(err, &se):
-			e.Reason, e.NotificationCode, e.NotificationSubcode = se.reason, se.code, se.subcode
-		case errors.Is(err, errHoldExpired):
-			e.Reason = err.Error()
-			e.NotificationCode, e.NotificationSubcode = bgp.BGP_ERROR_HOLD_TIMER_EXPIRED, 0
-		case errors.Is(err, io.EOF):
-			e.Reason = "connection-closed"
-			e.NoNotification = true
-		default:
-			e.Reason = "connection-error: " + err.Error()
-			e.NoNotification = true
-		}
-		e.HasNotification = e.NotificationCode != 0
-		if e.NoNotification {
-			e.GracefulRestart, e.RestartTime, e.GracefulFamilies = ses.graceful()
-		}
+		e := ses.down(err)
 		p.setState(StateIdle)
 		p.s.emit(e)
 	} else {
