@@ -4,14 +4,15 @@ import (
 	"context"
 	"time"
 
-	"github.com/erviz/otelcol-erviz/internal/schema"
-	"github.com/erviz/otelcol-erviz/pkg/rib"
-	"github.com/erviz/otelcol-erviz/receiver/bgpreceiver/internal/metadata"
-	"github.com/erviz/otelcol-erviz/receiver/bgpreceiver/internal/speaker"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
+
+	"github.com/erviz/otelcol-erviz/internal/schema"
+	"github.com/erviz/otelcol-erviz/pkg/rib"
+	"github.com/erviz/otelcol-erviz/receiver/bgpreceiver/internal/metadata"
+	"github.com/erviz/otelcol-erviz/receiver/bgpreceiver/internal/speaker"
 )
 
 // The receiver's metrics: the RIB's state and the per-peer series, every metrics_interval.

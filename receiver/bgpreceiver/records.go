@@ -8,14 +8,15 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.uber.org/zap"
+
 	"github.com/erviz/otelcol-erviz/internal/schema"
 	"github.com/erviz/otelcol-erviz/pkg/rib"
 	"github.com/erviz/otelcol-erviz/receiver/bgpreceiver/internal/event"
 	"github.com/erviz/otelcol-erviz/receiver/bgpreceiver/internal/metadata"
 	"github.com/erviz/otelcol-erviz/receiver/bgpreceiver/internal/speaker"
-	"go.opentelemetry.io/collector/pdata/pcommon"
-	"go.opentelemetry.io/collector/pdata/plog"
-	"go.uber.org/zap"
 )
 
 // Records: the log record (pdata) of each kind of BGP event and of the RIB's events.

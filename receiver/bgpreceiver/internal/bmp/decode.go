@@ -150,7 +150,7 @@ func Decode(router netip.Addr, msg []byte) (res Result, err error) {
 		}
 		return Result{Events: []event.Event{&event.Update{Header: hd, Update: bgpconv.FromUpdate(u), Policy: pol}}}, nil
 	case *gobgpbmp.BMPPeerUpNotification:
-		up := &event.PeerUp{Header: hd, State: "established"}
+		up := &event.PeerUp{Header: hd, State: event.StateEstablished}
 		if b.SentOpenMsg != nil && b.ReceivedOpenMsg != nil {
 			sent, ok1 := b.SentOpenMsg.Body.(*bgp.BGPOpen)
 			recv, ok2 := b.ReceivedOpenMsg.Body.(*bgp.BGPOpen)
@@ -168,7 +168,7 @@ func Decode(router netip.Addr, msg []byte) (res Result, err error) {
 		}
 		return Result{Events: events}, nil
 	case *gobgpbmp.BMPPeerDownNotification:
-		down := &event.PeerDown{Header: hd, State: "down", BMPReason: int(b.Reason), Reason: downReasons[b.Reason]}
+		down := &event.PeerDown{Header: hd, State: event.StateDown, BMPReason: int(b.Reason), Reason: downReasons[b.Reason]}
 		if down.Reason == "" {
 			down.Reason = fmt.Sprintf("reason-%d", b.Reason)
 		}

@@ -173,7 +173,7 @@ func (s *Station) serve(c *tcpserver.Conn) {
 	}
 	// Without the session the station knows nothing about the router's peers any more.
 	for p := range up {
-		s.hooks.Emit(&event.PeerDown{Header: event.Header{Time: time.Now(), Peer: p}, State: "down", Reason: "bmp-session-closed"})
+		s.hooks.Emit(&event.PeerDown{Header: event.Header{Time: time.Now(), Peer: p}, State: event.StateDown, Reason: "bmp-session-closed"})
 	}
 	s.release(router, len(known))
 	s.logger.Info("bmp: session down", zap.Stringer("router", router))

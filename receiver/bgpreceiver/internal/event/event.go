@@ -7,9 +7,10 @@ package event
 import (
 	"time"
 
+	"github.com/osrg/gobgp/v3/pkg/packet/bgp"
+
 	"github.com/erviz/otelcol-erviz/pkg/rib"
 	"github.com/erviz/otelcol-erviz/receiver/bgpreceiver/internal/bgpconv"
-	"github.com/osrg/gobgp/v3/pkg/packet/bgp"
 )
 
 // Event is one of *PeerUp, *PeerDown, *Update, *Message, *Stats, *Malformed.
@@ -62,6 +63,17 @@ type Graceful struct {
 	// spelling), each with its Forwarding State bit.
 	GracefulFamilies map[string]bool
 }
+
+// Session state names (bgp.session.state); a BMP peer down has no FSM state: down.
+const (
+	StateIdle        = "idle"
+	StateConnect     = "connect"
+	StateActive      = "active"
+	StateOpenSent    = "opensent"
+	StateOpenConfirm = "openconfirm"
+	StateEstablished = "established"
+	StateDown        = "down"
+)
 
 // PeerUp: a session reached Established.
 type PeerUp struct {

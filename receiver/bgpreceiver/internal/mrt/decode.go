@@ -104,8 +104,8 @@ func NewState() *State {
 }
 
 var stateNames = map[gobgpmrt.BGPState]string{
-	gobgpmrt.IDLE: "idle", gobgpmrt.CONNECT: "connect", gobgpmrt.ACTIVE: "active",
-	gobgpmrt.OPENSENT: "opensent", gobgpmrt.OPENCONFIRM: "openconfirm", gobgpmrt.ESTABLISHED: "established",
+	gobgpmrt.IDLE: event.StateIdle, gobgpmrt.CONNECT: event.StateConnect, gobgpmrt.ACTIVE: event.StateActive,
+	gobgpmrt.OPENSENT: event.StateOpenSent, gobgpmrt.OPENCONFIRM: event.StateOpenConfirm, gobgpmrt.ESTABLISHED: event.StateEstablished,
 }
 
 func stateName(s gobgpmrt.BGPState) string {
@@ -183,7 +183,7 @@ func (st *State) stateChange(t time.Time, b *gobgpmrt.BGP4MPStateChange) []event
 	case b.NewState == gobgpmrt.ESTABLISHED && !st.up[peer]:
 		st.up[peer] = true
 		delete(st.notif, peer)
-		return []event.Event{&event.PeerUp{Header: event.Header{Time: t, Peer: peer}, State: "established"}}
+		return []event.Event{&event.PeerUp{Header: event.Header{Time: t, Peer: peer}, State: event.StateEstablished}}
 	case b.OldState == gobgpmrt.ESTABLISHED && b.NewState != gobgpmrt.ESTABLISHED:
 		delete(st.up, peer)
 		down := &event.PeerDown{Header: event.Header{Time: t, Peer: peer}, State: stateName(b.NewState), Reason: "fsm-" + stateName(b.NewState)}

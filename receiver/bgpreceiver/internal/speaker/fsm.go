@@ -10,9 +10,10 @@ import (
 	"net"
 	"time"
 
+	"github.com/osrg/gobgp/v3/pkg/packet/bgp"
+
 	"github.com/erviz/otelcol-erviz/receiver/bgpreceiver/internal/bgpconv"
 	"github.com/erviz/otelcol-erviz/receiver/bgpreceiver/internal/event"
-	"github.com/osrg/gobgp/v3/pkg/packet/bgp"
 )
 
 // establish exchanges OPEN and KEEPALIVE (OpenSent, OpenConfirm).

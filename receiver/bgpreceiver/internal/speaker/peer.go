@@ -13,10 +13,11 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/erviz/otelcol-erviz/pkg/rib"
-	"github.com/erviz/otelcol-erviz/receiver/bgpreceiver/internal/event"
 	"github.com/osrg/gobgp/v3/pkg/packet/bgp"
 	"go.uber.org/zap"
+
+	"github.com/erviz/otelcol-erviz/pkg/rib"
+	"github.com/erviz/otelcol-erviz/receiver/bgpreceiver/internal/event"
 )
 
 // Message type indexes of the counters.

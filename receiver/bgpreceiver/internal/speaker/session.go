@@ -15,10 +15,11 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/erviz/otelcol-erviz/receiver/bgpreceiver/internal/bgpconv"
-	"github.com/erviz/otelcol-erviz/receiver/bgpreceiver/internal/event"
 	"github.com/osrg/gobgp/v3/pkg/packet/bgp"
 	"go.uber.org/zap"
+
+	"github.com/erviz/otelcol-erviz/receiver/bgpreceiver/internal/bgpconv"
+	"github.com/erviz/otelcol-erviz/receiver/bgpreceiver/internal/event"
 )
 
 // errHoldExpired ends a session whose hold timer expired.

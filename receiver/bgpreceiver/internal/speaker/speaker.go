@@ -16,8 +16,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/erviz/otelcol-erviz/receiver/bgpreceiver/internal/event"
 	"go.uber.org/zap"
+
+	"github.com/erviz/otelcol-erviz/receiver/bgpreceiver/internal/event"
 )
 
 // Family names accepted in PeerConfig.Families.

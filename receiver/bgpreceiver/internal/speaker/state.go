@@ -1,6 +1,10 @@
 package speaker
 
-import "github.com/osrg/gobgp/v3/pkg/packet/bgp"
+import (
+	"github.com/osrg/gobgp/v3/pkg/packet/bgp"
+
+	"github.com/erviz/otelcol-erviz/receiver/bgpreceiver/internal/event"
+)
 
 // State is a session state of RFC 4271 section 8 (GoBGP's names for them).
 type State = bgp.FSMState
@@ -15,20 +19,19 @@ const (
 	StateEstablished = bgp.BGP_FSM_ESTABLISHED
 )
 
-// StateName is the spelling of a state in records and metrics (bgp.session.state):
-// idle, connect, active, opensent, openconfirm, established.
+// StateName is the spelling of a state in records and metrics (bgp.session.state).
 func StateName(s State) string {
 	switch s {
 	case StateConnect:
-		return "connect"
+		return event.StateConnect
 	case StateActive:
-		return "active"
+		return event.StateActive
 	case StateOpenSent:
-		return "opensent"
+		return event.StateOpenSent
 	case StateOpenConfirm:
-		return "openconfirm"
+		return event.StateOpenConfirm
 	case StateEstablished:
-		return "established"
+		return event.StateEstablished
 	}
-	return "idle"
+	return event.StateIdle
 }
