@@ -330,9 +330,17 @@ func (r *RIB) count(ps *peerState, fam Family, c Class, d int) {
 // analyses. Announcing identical attributes again changes nothing. A peer
 // that was down is marked up.
 func (r *RIB) Announce(now time.Time, peer Peer, p Path) error {
+	_, _, err := r.AnnounceAttrs(now, peer, p)
+	return err
+}
+
+// AnnounceAttrs is Announce returning the attributes the RIB holds for the path (interned:
+// the same pointer is the same attributes) and same: the path was there with these
+// attributes already, nothing changed.
+func (r *RIB) AnnounceAttrs(now time.Time, peer Peer, p Path) (attrs *Attrs, same bool, err error) {
 	pfx, ok := canonical(p.Prefix)
 	if !ok {
-		return ErrInvalidPrefix
+		return nil, false, ErrInvalidPrefix
 	}
 	t := now.UnixNano()
 	r.mu.Lock()
@@ -340,16 +348,16 @@ func (r *RIB) Announce(now time.Time, peer Peer, p Path) error {
 
 	ps := r.peer(peer, t, true)
 	if err := r.checkLimits(ps, pfx, p.ID); err != nil {
-		return err
+		return nil, false, err
 	}
 	if !ps.up {
 		ps.up, ps.since = true, t
 	}
 	path := r.in.path(p.ASPath)
 	class := r.cls.classify(pfx, peer.ASN, path)
-	attrs := r.in.intern(&p, path, class)
+	attrs = r.in.intern(&p, path, class)
 	if err := r.checkAttrBytes(attrs); err != nil {
-		return err
+		return nil, false, err
 	}
 	fam := FamilyOf(pfx)
 
@@ -370,7 +378,7 @@ func (r *RIB) Announce(now time.Time, peer Peer, p Path) error {
 		old := e.routes[i]
 		if old.attrs == attrs {
 			r.in.releaseAttrs(attrs)
-			return nil
+			return attrs, true, nil
 		}
 		replaced = old.attrs
 		e.routes[i].attrs = attrs
@@ -395,7 +403,7 @@ func (r *RIB) Announce(now time.Time, peer Peer, p Path) error {
 	if r.cfg.PrefixCount.Enabled {
 		r.prefixCountUpdate(t, ps, countBefore)
 	}
-	return nil
+	return attrs, false, nil
 }
 
 // Withdraw removes the path of peer for prefix with path ID 0.

@@ -25,6 +25,7 @@ import (
 
 	"github.com/erviz/otelcol-erviz/internal/schema"
 	"github.com/erviz/otelcol-erviz/internal/testutil"
+	bmpsrc "github.com/erviz/otelcol-erviz/receiver/bgpreceiver/internal/bmp"
 	"github.com/erviz/otelcol-erviz/receiver/bgpreceiver/internal/metadatatest"
 )
 
@@ -388,7 +389,7 @@ func TestBMPLongPathsBounded(t *testing.T) {
 // buffer of what arrived (at most 64 KiB), not of what was announced; whole messages of any
 // length up to the bound still read.
 func TestReadBMPGrowsWithData(t *testing.T) {
-	buf, err := readBMP(bytes.NewReader(pendingHeader(1<<20, 100)), nil)
+	buf, err := bmpsrc.Read(bytes.NewReader(pendingHeader(1<<20, 100)), nil)
 	require.ErrorIs(t, err, io.ErrUnexpectedEOF)
 	assert.LessOrEqual(t, cap(buf), 64<<10)
 	for _, n := range []int{6, 4096, 70 << 10, 1 << 20} {
@@ -396,7 +397,7 @@ func TestReadBMPGrowsWithData(t *testing.T) {
 		for i := 6; i < n; i++ {
 			msg[i] = byte(i)
 		}
-		got, err := readBMP(bytes.NewReader(msg), nil)
+		got, err := bmpsrc.Read(bytes.NewReader(msg), nil)
 		require.NoError(t, err)
 		require.Equal(t, msg, got, "message of %d bytes", n)
 	}

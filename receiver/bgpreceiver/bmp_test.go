@@ -21,6 +21,7 @@ import (
 
 	"github.com/erviz/otelcol-erviz/internal/schema"
 	"github.com/erviz/otelcol-erviz/internal/testutil"
+	bmpsrc "github.com/erviz/otelcol-erviz/receiver/bgpreceiver/internal/bmp"
 	"github.com/erviz/otelcol-erviz/receiver/bgpreceiver/internal/metadatatest"
 )
 
@@ -206,7 +207,7 @@ func TestBMPMalformed(t *testing.T) {
 }
 
 // FuzzBMPFraming feeds arbitrary streams to the framing and decoding of the station: no
-// panic, no message beyond the bound, and every decoded item is well formed.
+// panic, no message beyond the bound, and every decoded event is well formed.
 func FuzzBMPFraming(f *testing.F) {
 	up := bmpPeerUp(f, "192.0.2.60", 65060)
 	route := bmpRoute(f, "192.0.2.60", 65060, "10.78.0.0/16")
@@ -222,21 +223,21 @@ func FuzzBMPFraming(f *testing.F) {
 		r := bytes.NewReader(data)
 		var buf []byte
 		for {
-			msg, err := readBMP(r, buf)
+			msg, err := bmpsrc.Read(r, buf)
 			buf = msg
 			if err != nil {
 				return
 			}
-			if len(msg) > bmpMaxMessage {
+			if len(msg) > bmpsrc.MaxMessage {
 				t.Fatalf("message of %d bytes", len(msg))
 			}
-			res, err := decodeBMP(router, msg)
+			res, err := bmpsrc.Decode(router, msg)
 			if err != nil {
 				continue
 			}
-			for _, it := range res.items {
-				if it.kind == 0 || it.peer.Router != router {
-					t.Fatalf("bad item %+v", it)
+			for _, e := range res.Events {
+				if e == nil || e.Head().Peer.Router != router {
+					t.Fatalf("bad event %+v", e)
 				}
 			}
 		}

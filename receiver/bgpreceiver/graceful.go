@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/erviz/otelcol-erviz/pkg/rib"
+	"github.com/erviz/otelcol-erviz/receiver/bgpreceiver/internal/event"
 )
 
 // staleTime bounds how long the stale routes of a restarted peer wait for its End-of-RIB
@@ -33,7 +34,14 @@ type restart struct {
 	timer *time.Timer
 }
 
-// arm starts the restart's timer: after d an itemRestartTimer of this generation is queued.
+// restartTimer: the restart or stale timer of a graceful restart ran out; gen tells the
+// current timer from earlier ones.
+type restartTimer struct {
+	event.Header
+	gen uint64
+}
+
+// arm starts the restart's timer: after d a restartTimer of this generation is queued.
 func (r *bgpReceiver) arm(g *restart, peer rib.Peer, d time.Duration) {
 	if g.timer != nil {
 		g.timer.Stop()
@@ -41,7 +49,7 @@ func (r *bgpReceiver) arm(g *restart, peer rib.Peer, d time.Duration) {
 	g.gen++
 	gen := g.gen
 	g.timer = time.AfterFunc(d, func() {
-		r.enqueue(item{kind: itemRestartTimer, t: time.Now(), peer: peer, gen: gen})
+		r.enqueue(&restartTimer{Header: event.Header{Time: time.Now(), Peer: peer}, gen: gen})
 	})
 }
 
@@ -56,48 +64,48 @@ func (r *bgpReceiver) endRestart(peer rib.Peer) {
 
 // gracefulDown keeps the routes of a peer whose session went down without NOTIFICATION as
 // stale, those of the families its capability named; the others are withdrawn now.
-func (r *bgpReceiver) gracefulDown(it item) {
-	g := r.restarts[it.peer]
+func (r *bgpReceiver) gracefulDown(e *event.PeerDown) {
+	g := r.restarts[e.Peer]
 	if g == nil {
 		g = &restart{}
-		r.restarts[it.peer] = g
+		r.restarts[e.Peer] = g
 	}
 	g.down, g.waiting = true, nil
 	g.stale = map[rib.PathKey]struct{}{}
-	for _, k := range r.rib.AppendPeerPaths(nil, it.peer) {
-		if _, ok := it.grFamilies[familyName(rib.FamilyOf(k.Prefix))]; ok {
+	for _, k := range r.rib.AppendPeerPaths(nil, e.Peer) {
+		if _, ok := e.GracefulFamilies[familyName(rib.FamilyOf(k.Prefix))]; ok {
 			g.stale[k] = struct{}{}
 		} else {
-			r.withdraw(it, k.Prefix, k.ID, reasonPeerDown)
+			r.withdraw(&e.Header, event.PolicyUnknown, k.Prefix, k.ID, reasonPeerDown)
 		}
 	}
-	r.arm(g, it.peer, it.restartTime)
+	r.arm(g, e.Peer, e.RestartTime)
 }
 
 // restartUp: the session of a restarting peer is back. The stale routes of the families the
 // new OPEN does not name with the Forwarding State bit are withdrawn now; the others wait
 // for the family's End-of-RIB (at most staleTime).
-func (r *bgpReceiver) restartUp(it item, g *restart) {
+func (r *bgpReceiver) restartUp(e *event.PeerUp, g *restart) {
 	g.down = false
 	g.waiting = map[string]bool{}
 	for _, k := range r.sortedStale(g) {
 		fam := familyName(rib.FamilyOf(k.Prefix))
-		if it.grFamilies[fam] {
+		if e.GracefulFamilies[fam] {
 			g.waiting[fam] = true
 			continue
 		}
 		delete(g.stale, k)
-		r.withdraw(it, k.Prefix, k.ID, reasonStale)
+		r.withdraw(&e.Header, event.PolicyUnknown, k.Prefix, k.ID, reasonStale)
 	}
 	if len(g.stale) == 0 {
-		r.endRestart(it.peer)
+		r.endRestart(e.Peer)
 		return
 	}
-	r.arm(g, it.peer, r.staleTime)
+	r.arm(g, e.Peer, r.staleTime)
 }
 
 // endOfRIB withdraws the stale routes of family that the peer did not announce again.
-func (r *bgpReceiver) endOfRIB(it item, g *restart, family string) {
+func (r *bgpReceiver) endOfRIB(e *event.Update, g *restart, family string) {
 	if g.down || !g.waiting[family] {
 		return
 	}
@@ -105,30 +113,30 @@ func (r *bgpReceiver) endOfRIB(it item, g *restart, family string) {
 	for _, k := range r.sortedStale(g) {
 		if familyName(rib.FamilyOf(k.Prefix)) == family {
 			delete(g.stale, k)
-			r.withdraw(it, k.Prefix, k.ID, reasonStale)
+			r.withdraw(&e.Header, e.Policy, k.Prefix, k.ID, reasonStale)
 		}
 	}
 	if len(g.waiting) == 0 || len(g.stale) == 0 {
-		r.endRestart(it.peer)
+		r.endRestart(e.Peer)
 	}
 }
 
 // restartTimer: the peer is not back within its restart time (its routes go as with any
 // session down), or its End-of-RIB did not come within staleTime (the stale routes go).
-func (r *bgpReceiver) restartTimer(it item) {
-	g := r.restarts[it.peer]
-	if g == nil || g.gen != it.gen {
+func (r *bgpReceiver) restartTimerRanOut(e *restartTimer) {
+	g := r.restarts[e.Peer]
+	if g == nil || g.gen != e.gen {
 		return
 	}
 	if g.down {
-		r.endRestart(it.peer)
-		r.rib.PeerDown(it.t, it.peer)
+		r.endRestart(e.Peer)
+		r.rib.PeerDown(e.Time, e.Peer)
 		return
 	}
 	for _, k := range r.sortedStale(g) {
-		r.withdraw(it, k.Prefix, k.ID, reasonStale)
+		r.withdraw(&e.Header, event.PolicyUnknown, k.Prefix, k.ID, reasonStale)
 	}
-	r.endRestart(it.peer)
+	r.endRestart(e.Peer)
 }
 
 // sortedStale lists the stale routes in a stable order (prefix, then path ID), for

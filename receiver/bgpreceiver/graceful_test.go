@@ -14,6 +14,7 @@ import (
 	"github.com/erviz/otelcol-erviz/internal/schema"
 	"github.com/erviz/otelcol-erviz/pkg/rib"
 	"github.com/erviz/otelcol-erviz/receiver/bgpreceiver/internal/bgpconv"
+	"github.com/erviz/otelcol-erviz/receiver/bgpreceiver/internal/event"
 	"github.com/erviz/otelcol-erviz/receiver/bgpreceiver/internal/metadata"
 )
 
@@ -33,16 +34,16 @@ func newGRHarness(t *testing.T) *grHarness {
 	h := &grHarness{t: t, r: r, sink: new(consumertest.LogsSink), now: time.Now(),
 		peer: rib.Peer{Kind: rib.SourceBGP, Addr: netip.MustParseAddr("192.0.2.9"), ASN: 65009}}
 	r.logsNext = h.sink
-	r.queue, r.done = make(chan item, 16), make(chan struct{})
+	r.queue, r.done = make(chan event.Event, 16), make(chan struct{})
 	r.newBatch()
 	t.Cleanup(r.stopRestarts)
 	return h
 }
 
-func (h *grHarness) do(it item) {
+func (h *grHarness) do(e event.Event) {
 	h.now = h.now.Add(time.Second)
-	it.t, it.peer = h.now, h.peer
-	h.r.handle(it)
+	e.Head().Time, e.Head().Peer = h.now, h.peer
+	h.r.handle(e)
 	h.r.flush()
 }
 
@@ -51,18 +52,18 @@ func path(pfx string, path ...uint32) rib.Path {
 }
 
 func (h *grHarness) announce(paths ...rib.Path) {
-	h.do(item{kind: itemUpdate, update: bgpconv.Update{Announced: paths}, postPolicy: true, hasPolicy: true})
+	h.do(&event.Update{Update: bgpconv.Update{Announced: paths}, Policy: event.PostPolicy})
 }
 
 func (h *grHarness) eor(family string) {
-	h.do(item{kind: itemUpdate, update: bgpconv.Update{EndOfRIB: true, EndOfRIBFamily: family}})
+	h.do(&event.Update{Update: bgpconv.Update{EndOfRIB: true, EndOfRIBFamily: family}})
 }
 
 var v4only = map[string]bool{"ipv4_unicast": true}
 
 func (h *grHarness) gracefulDown() {
-	h.do(item{kind: itemPeerDown, state: "idle", reason: "connection-closed", graceful: true, restartTime: 30 * time.Second,
-		grFamilies: map[string]bool{"ipv4_unicast": false, "ipv6_unicast": false}})
+	h.do(&event.PeerDown{State: "idle", Reason: "connection-closed", Graceful: event.Graceful{GracefulRestart: true, RestartTime: 30 * time.Second,
+		GracefulFamilies: map[string]bool{"ipv4_unicast": false, "ipv6_unicast": false}}})
 }
 
 func (h *grHarness) withdrawals(kv ...string) []plog.LogRecord {
@@ -72,11 +73,11 @@ func (h *grHarness) withdrawals(kv ...string) []plog.LogRecord {
 func (h *grHarness) timer() {
 	g := h.r.restarts[h.peer]
 	require.NotNil(h.t, g)
-	h.do(item{kind: itemRestartTimer, gen: g.gen})
+	h.do(&restartTimer{gen: g.gen})
 }
 
 func (h *grHarness) setup() {
-	h.do(item{kind: itemPeerUp, state: "established"})
+	h.do(&event.PeerUp{State: "established"})
 	h.announce(path("10.1.0.0/24", 65009), path("10.2.0.0/24", 65009), path("2001:db8:9::/48", 65009))
 }
 
@@ -95,12 +96,12 @@ func TestGracefulRestartStaleTimer(t *testing.T) {
 	old := g.gen
 	assert.Equal(t, 1, h.r.rib.Stats().Prefixes6)
 
-	h.do(item{kind: itemPeerUp, state: "established", graceful: true, restartTime: 30 * time.Second, grFamilies: v4only})
+	h.do(&event.PeerUp{State: "established", Graceful: event.Graceful{GracefulRestart: true, RestartTime: 30 * time.Second, GracefulFamilies: v4only}})
 	w := h.withdrawals(schema.BGPPrefix, "2001:db8:9::/48", schema.BGPEventReason, "stale")
 	assert.Len(t, w, 1, "no Forwarding State for IPv6: withdrawn at the peer up")
 	h.announce(path("10.1.0.0/24", 65009, 65100))
 	assert.Len(t, find(h.sink, schema.BGPEvent, schema.BGPEventAnnounce, schema.BGPPrefix, "10.1.0.0/24"), 2, "a changed route is announced")
-	h.do(item{kind: itemRestartTimer, gen: old})
+	h.do(&restartTimer{gen: old})
 	assert.Len(t, h.withdrawals(), 1, "an earlier timer does nothing")
 	h.eor("ipv6_unicast") // no IPv6 route waits: nothing
 	assert.Len(t, h.withdrawals(), 1)
@@ -117,7 +118,7 @@ func TestGracefulRestartNoCapabilityOnUp(t *testing.T) {
 	h := newGRHarness(t)
 	h.setup()
 	h.gracefulDown()
-	h.do(item{kind: itemPeerUp, state: "established"})
+	h.do(&event.PeerUp{State: "established"})
 	assert.Len(t, h.withdrawals(schema.BGPEventReason, "stale"), 3)
 	assert.Nil(t, h.r.restarts[h.peer])
 	ps, ok := h.r.rib.PeerStats(h.peer)
@@ -146,13 +147,13 @@ func TestGracefulRestartDownAgain(t *testing.T) {
 	h := newGRHarness(t)
 	h.setup()
 	h.gracefulDown()
-	h.do(item{kind: itemPeerUp, state: "established", graceful: true, grFamilies: map[string]bool{"ipv4_unicast": true, "ipv6_unicast": true}})
+	h.do(&event.PeerUp{State: "established", Graceful: event.Graceful{GracefulRestart: true, GracefulFamilies: map[string]bool{"ipv4_unicast": true, "ipv6_unicast": true}}})
 	h.announce(path("10.1.0.0/24", 65009))
 	assert.Len(t, find(h.sink, schema.BGPEvent, schema.BGPEventAnnounce, schema.BGPPrefix, "10.1.0.0/24"), 1, "unchanged: no record")
 	h.eor("ipv4_unicast")
 	assert.Len(t, h.withdrawals(schema.BGPPrefix, "10.2.0.0/24", schema.BGPEventReason, "stale"), 1)
 	require.NotNil(t, h.r.restarts[h.peer], "IPv6 still waits")
-	h.do(item{kind: itemPeerDown, state: "idle", reason: "notification-received", code: 6, subcode: 4, hasCode: true})
+	h.do(&event.PeerDown{State: "idle", Reason: "notification-received", Notification: event.NotificationOf(6, 4)})
 	assert.Nil(t, h.r.restarts[h.peer])
 	assert.Len(t, h.withdrawals(schema.BGPEventReason, "peer_down"), 2, "10.1.0.0/24 and the stale IPv6 route")
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/erviz/otelcol-erviz/internal/schema"
 	"github.com/erviz/otelcol-erviz/internal/throttle"
 	"github.com/erviz/otelcol-erviz/pkg/rib"
+	"github.com/erviz/otelcol-erviz/receiver/bgpreceiver/internal/bmp"
 	"github.com/erviz/otelcol-erviz/receiver/bgpreceiver/internal/speaker"
 )
 
@@ -39,8 +40,8 @@ const (
 
 // Reasons of otelcol_receiver_bgp_limited besides the listeners' refusals.
 const (
-	limitBMPPeersPerRouter = "bmp_peers_per_router"
-	limitBMPPeers          = "bmp_peers"
+	limitBMPPeersPerRouter = bmp.ReasonPeersPerRouter
+	limitBMPPeers          = bmp.ReasonPeers
 	limitBMPPrefixes       = "bmp_prefixes"
 	limitPeerPrefixes      = "peer_prefixes"
 	limitRoutes            = "routes"
@@ -52,7 +53,7 @@ func defaultBMPConfig() BMPConfig {
 		MaxConnections:          defaultBMPMaxConnections,
 		MaxConnectionsPerSource: defaultBMPMaxConnectionsPerSource,
 		IdleTimeout:             defaultBMPIdleTimeout,
-		MaxMessageSize:          bmpMaxMessage,
+		MaxMessageSize:          bmp.MaxMessage,
 		MaxPeersPerRouter:       defaultBMPMaxPeersPerRouter,
 		MaxPeers:                defaultBMPMaxPeers,
 		MaxPrefixes:             defaultBMPMaxPrefixes,
@@ -99,8 +100,8 @@ func (c *Config) validateLimits() []error {
 	if b.MaxConnections < 0 || b.MaxConnectionsPerSource < 0 || b.MaxPeersPerRouter < 0 || b.MaxPeers < 0 || b.IdleTimeout < 0 {
 		errs = append(errs, errors.New("bmp: max_connections, max_connections_per_source, max_peers_per_router, max_peers and idle_timeout must not be negative (0: the default)"))
 	}
-	if b.MaxMessageSize != 0 && (b.MaxMessageSize < 4096 || b.MaxMessageSize > bmpMaxMessage) {
-		errs = append(errs, fmt.Errorf("bmp.max_message_size %d must be from 4096 to %d", b.MaxMessageSize, bmpMaxMessage))
+	if b.MaxMessageSize != 0 && (b.MaxMessageSize < 4096 || b.MaxMessageSize > bmp.MaxMessage) {
+		errs = append(errs, fmt.Errorf("bmp.max_message_size %d must be from 4096 to %d", b.MaxMessageSize, bmp.MaxMessage))
 	}
 	if b.MaxPrefixes < 0 || c.MaxRoutes < 0 || c.MaxAttributeBytes < 0 {
 		errs = append(errs, errors.New("bmp.max_prefixes, max_routes and max_attribute_bytes must not be negative (0: no limit)"))
@@ -164,22 +165,22 @@ func (r *bgpReceiver) limited(source, reason, who string, msg string, fields ...
 }
 
 // routeRefused handles a route the RIB did not take.
-func (r *bgpReceiver) routeRefused(it item, p *rib.Path, err error) {
-	src := sourceName(it.peer.Kind)
+func (r *bgpReceiver) routeRefused(peer rib.Peer, p *rib.Path, err error) {
+	src := sourceName(peer.Kind)
 	switch {
 	case errors.Is(err, rib.ErrPeerPathLimit):
 		reason := limitPeerPrefixes
-		if it.peer.Kind == rib.SourceBMP {
+		if peer.Kind == rib.SourceBMP {
 			reason = limitBMPPrefixes
 		}
-		r.limited(src, reason, peerText(it.peer), "route refused: the peer is at its route limit (bmp.max_prefixes)",
-			zap.String("peer", peerText(it.peer)), zap.Stringer("prefix", p.Prefix))
+		r.limited(src, reason, peerText(peer), "route refused: the peer is at its route limit (bmp.max_prefixes)",
+			zap.String("peer", peerText(peer)), zap.Stringer("prefix", p.Prefix))
 	case errors.Is(err, rib.ErrPathLimit):
 		r.limited(src, limitRoutes, src, "route refused: the RIB is at max_routes",
-			zap.String("peer", peerText(it.peer)), zap.Stringer("prefix", p.Prefix))
+			zap.String("peer", peerText(peer)), zap.Stringer("prefix", p.Prefix))
 	case errors.Is(err, rib.ErrAttrLimit):
-		r.limited(src, limitAttributeBytes, peerText(it.peer), "route refused: its attributes would take the RIB's AS paths and communities over max_attribute_bytes",
-			zap.String("peer", peerText(it.peer)), zap.Stringer("prefix", p.Prefix))
+		r.limited(src, limitAttributeBytes, peerText(peer), "route refused: its attributes would take the RIB's AS paths and communities over max_attribute_bytes",
+			zap.String("peer", peerText(peer)), zap.Stringer("prefix", p.Prefix))
 	default:
 		r.logger.Debug("route not announced to the RIB", zap.Stringer("prefix", p.Prefix), zap.Error(err))
 	}

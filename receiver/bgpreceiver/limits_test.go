@@ -12,6 +12,7 @@ import (
 	"go.opentelemetry.io/collector/receiver/receivertest"
 
 	"github.com/erviz/otelcol-erviz/pkg/rib"
+	"github.com/erviz/otelcol-erviz/receiver/bgpreceiver/internal/event"
 	"github.com/erviz/otelcol-erviz/receiver/bgpreceiver/internal/metadata"
 )
 
@@ -84,9 +85,9 @@ func TestForgetPeerSeries(t *testing.T) {
 	r.newBatch() // the RIB goroutine's batch (the receiver is not started)
 	peer := rib.Peer{Kind: rib.SourceBMP, Router: netip.MustParseAddr("192.0.2.1"), Addr: netip.MustParseAddr("10.0.0.1"), ASN: 65001}
 	t0 := time.Now()
-	r.handle(item{kind: itemPeerUp, t: t0, peer: peer, state: "established"})
-	r.handle(item{kind: itemMessage, t: t0, peer: peer, msgType: "open", msgDir: "received"})
-	r.handle(item{kind: itemPeerDown, t: t0.Add(time.Second), peer: peer, state: "down"})
+	r.handle(&event.PeerUp{Header: event.Header{Time: t0, Peer: peer}, State: "established"})
+	r.handle(&event.Message{Header: event.Header{Time: t0, Peer: peer}, MessageType: "open", Direction: "received"})
+	r.handle(&event.PeerDown{Header: event.Header{Time: t0.Add(time.Second), Peer: peer}, State: "down"})
 	series := func() int {
 		ps := r.newPeerSeries(0, 0)
 		r.recordPeers(ps)

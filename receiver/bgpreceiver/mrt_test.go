@@ -28,8 +28,10 @@ import (
 	"github.com/erviz/otelcol-erviz/internal/schema"
 	"github.com/erviz/otelcol-erviz/internal/testutil"
 	"github.com/erviz/otelcol-erviz/pkg/rib"
+	"github.com/erviz/otelcol-erviz/receiver/bgpreceiver/internal/event"
 	"github.com/erviz/otelcol-erviz/receiver/bgpreceiver/internal/metadata"
 	"github.com/erviz/otelcol-erviz/receiver/bgpreceiver/internal/metadatatest"
+	bgpmrt "github.com/erviz/otelcol-erviz/receiver/bgpreceiver/internal/mrt"
 )
 
 // birdSession is a BGP protocol of a test BIRD towards another BIRD on loopback.
@@ -288,7 +290,7 @@ func TestMRTMalformed(t *testing.T) {
 }
 
 // FuzzMRTFraming feeds arbitrary bytes to the MRT reader's framing and decoding, whole and
-// in two pieces: no panic, never more consumed than given, and every item is well formed.
+// in two pieces: no panic, never more consumed than given, and every event is well formed.
 func FuzzMRTFraming(f *testing.F) {
 	up := mrtRecord(f, 1700000000, mrt.BGP4MP, mrt.STATE_CHANGE_AS4,
 		mrt.NewBGP4MPStateChange(65031, 65010, 0, "127.0.0.31", "127.0.0.9", true, mrt.OPENCONFIRM, mrt.ESTABLISHED))
@@ -301,22 +303,22 @@ func FuzzMRTFraming(f *testing.F) {
 	f.Add([]byte{0x65, 0x53, 0xf1, 0x00, 0x00, 0x11, 0x00, 0x04, 0x00, 0x00, 0x00, 0x02, 0, 0})
 	f.Add([]byte{0x65, 0x53, 0xf1, 0x00, 0x00, 0x0d, 0x00, 0x02, 0x00, 0x00, 0x00, 0x03, 0, 0, 0})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		check := func(it item, _ int) {
-			if it.kind == 0 || it.peer.Kind != rib.SourceMRT {
-				t.Fatalf("bad item %+v", it)
+		check := func(e event.Event, _ int) {
+			if e == nil || e.Head().Peer.Kind != rib.SourceMRT {
+				t.Fatalf("bad event %+v", e)
 			}
 		}
 		for _, cut := range []int{len(data), len(data) / 2} {
-			st, resync := newMRTState(), false
+			st, resync := bgpmrt.NewState(), false
 			var pending []byte
 			for _, piece := range [][]byte{data[:cut], data[cut:]} {
 				pending = append(pending, piece...)
-				n := scanMRT(pending, st, &resync, check, func(int, error) {})
+				n := bgpmrt.Scan(pending, st, &resync, check, func(int, error) {})
 				if n < 0 || n > len(pending) {
 					t.Fatalf("consumed %d of %d bytes", n, len(pending))
 				}
 				pending = pending[n:]
-				if len(pending) > mrtMaxRecord+mrt.MRT_COMMON_HEADER_LEN {
+				if len(pending) > bgpmrt.MaxRecord+mrt.MRT_COMMON_HEADER_LEN {
 					t.Fatalf("%d bytes pending", len(pending))
 				}
 			}

@@ -204,7 +204,7 @@ func (r *bgpReceiver) recordPeers(ps *peerSeries) {
 			r.logger.Debug("cannot list BGP peers", zap.Error(err))
 		}
 		for _, pi := range infos {
-			k := peerKey(r.speakerPeer(pi.Address, pi.ASN))
+			k := peerKey(rib.Peer{Kind: rib.SourceBGP, Addr: pi.Address, ASN: pi.ASN, Name: pi.Name})
 			direct[pi.Address] = true
 			up := int64(0)
 			if pi.Established {
@@ -237,7 +237,7 @@ func (r *bgpReceiver) recordPeers(ps *peerSeries) {
 		}
 		ps.flaps.record(int64(st.Downs), k, "", "")
 		for f := range rib.NumFamilies {
-			for _, c := range classes {
+			for _, c := range routeClasses {
 				k.a, k.b = familyName(rib.Family(f)), c.String()
 				ps.prefixes.record(int64(st.Counts[f][c]), k, "bgp.family", "bgp.route.class")
 			}

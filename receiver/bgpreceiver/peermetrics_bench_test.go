@@ -61,7 +61,7 @@ func BenchmarkPeerMetricsGenerated(b *testing.B) {
 					r.mb.RecordBgpPeerStateDataPoint(ts, 1, src, router, addr, asn, name)
 					r.mb.RecordBgpPeerFlapsDataPoint(ts, int64(st.Downs), src, router, addr, asn, name)
 					for f := range rib.NumFamilies {
-						for _, c := range classes {
+						for _, c := range routeClasses {
 							r.mb.RecordBgpPeerPrefixesDataPoint(ts, int64(st.Counts[f][c]), src, router, addr, asn, name, familyName(rib.Family(f)), c.String())
 						}
 					}

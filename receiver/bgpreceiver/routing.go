@@ -8,6 +8,7 @@ import (
 
 	"github.com/erviz/otelcol-erviz/internal/ribregistry"
 	"github.com/erviz/otelcol-erviz/pkg/rib"
+	"github.com/erviz/otelcol-erviz/receiver/bgpreceiver/internal/event"
 )
 
 // routing publishes the receiver's RIB for processors of the same collector (the sampling
@@ -38,41 +39,47 @@ func (r *bgpReceiver) publishRIB() {
 	r.routing.waitBMP = r.cfg.BMP.Endpoint != ""
 }
 
+// routingStep runs fn on the RIB goroutine.
+type routingStep struct {
+	event.Header
+	fn func()
+}
+
 // routingStarted marks the start of the sources (the convergence timeout counts from here)
 // and checks convergence, which is immediate when nothing is awaited.
 func (r *bgpReceiver) routingStarted() {
 	r.routing.src.MarkStarted(time.Now())
-	r.enqueue(item{kind: itemRouting, fn: r.routingCheck})
+	r.enqueue(&routingStep{fn: r.routingCheck})
 }
 
-func (r *bgpReceiver) routingPeerUp(it item) {
-	if it.peer.Kind != rib.SourceBGP {
+func (r *bgpReceiver) routingPeerUp(e *event.PeerUp) {
+	if e.Peer.Kind != rib.SourceBGP {
 		return
 	}
-	fams, ok := r.routing.peers[it.peer.Addr]
+	fams, ok := r.routing.peers[e.Peer.Addr]
 	if !ok || fams != nil {
 		return
 	}
 	fams = map[string]bool{}
-	if it.session != nil {
-		for _, f := range it.session.Families {
+	if e.Session != nil {
+		for _, f := range e.Session.Families {
 			fams[f] = true
 		}
 	}
-	r.routing.peers[it.peer.Addr] = fams
+	r.routing.peers[e.Peer.Addr] = fams
 }
 
-func (r *bgpReceiver) routingEndOfRIB(it item) {
-	if it.peer.Kind != rib.SourceBGP {
+func (r *bgpReceiver) routingEndOfRIB(e *event.Update) {
+	if e.Peer.Kind != rib.SourceBGP {
 		return
 	}
-	fams, ok := r.routing.peers[it.peer.Addr]
+	fams, ok := r.routing.peers[e.Peer.Addr]
 	if !ok || fams == nil {
 		return
 	}
-	delete(fams, it.update.EndOfRIBFamily)
-	if len(fams) == 0 || it.update.EndOfRIBFamily == "" {
-		delete(r.routing.peers, it.peer.Addr)
+	delete(fams, e.EndOfRIBFamily)
+	if len(fams) == 0 || e.EndOfRIBFamily == "" {
+		delete(r.routing.peers, e.Peer.Addr)
 		r.routingCheck()
 	}
 }

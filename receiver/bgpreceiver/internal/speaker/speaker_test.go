@@ -20,6 +20,7 @@ import (
 
 	"github.com/erviz/otelcol-erviz/pkg/rib"
 	"github.com/erviz/otelcol-erviz/receiver/bgpreceiver/internal/bgpconv"
+	"github.com/erviz/otelcol-erviz/receiver/bgpreceiver/internal/event"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -128,7 +129,7 @@ func (h *harness) event(kind EventKind) Event {
 	for {
 		select {
 		case e := <-h.events:
-			if e.Kind == kind {
+			if kindOf(e) == kind {
 				return e
 			}
 		case <-timeout:
@@ -142,7 +143,7 @@ func (h *harness) noEvent(kind EventKind) {
 	for {
 		select {
 		case e := <-h.events:
-			require.NotEqual(h.t, kind, e.Kind, "unexpected event %+v", e)
+			require.NotEqual(h.t, kind, kindOf(e), "unexpected event %+v", e)
 		default:
 			return
 		}
@@ -164,13 +165,13 @@ func update4(pfx string, path []uint32, extra ...bgp.PathAttributeInterface) *bg
 }
 
 // establish runs the OPEN exchange as a 4-byte-AS peer with hold time hold.
-func (h *harness) establish(hold uint16) Event {
+func (h *harness) establish(hold uint16) *event.PeerUp {
 	h.t.Helper()
 	h.r.next(bgp.BGP_MSG_OPEN)
 	h.r.send(open(65001, hold, "192.0.2.2", bgp.NewCapMultiProtocol(bgp.RF_IPv4_UC), bgp.NewCapFourOctetASNumber(65001)))
 	h.r.next(bgp.BGP_MSG_KEEPALIVE)
 	h.r.send(bgp.NewBGPKeepAliveMessage())
-	return h.event(PeerUp)
+	return h.event(PeerUp).(*event.PeerUp)
 }
 
 // TestOpenAndUpdate: the OPEN the speaker sends (version, ASN, hold time, router ID, the
@@ -201,20 +202,20 @@ func TestOpenAndUpdate(t *testing.T) {
 	assert.ElementsMatch(t, []bgp.RouteFamily{bgp.RF_IPv4_UC, bgp.RF_IPv6_UC}, fams)
 	assert.EqualValues(t, 65000, as4)
 	assert.True(t, refresh)
-	assert.Equal(t, "open", h.event(Message).MessageType)
+	assert.Equal(t, "open", h.event(Message).(*event.Message).MessageType)
 
 	h.r.send(open(65001, 90, "192.0.2.2", bgp.NewCapMultiProtocol(bgp.RF_IPv4_UC), bgp.NewCapFourOctetASNumber(65001)))
 	h.r.next(bgp.BGP_MSG_KEEPALIVE)
 	h.r.send(bgp.NewBGPKeepAliveMessage())
-	up := h.event(PeerUp)
-	assert.EqualValues(t, 65001, up.PeerASN)
+	up := h.event(PeerUp).(*event.PeerUp)
+	assert.EqualValues(t, 65001, up.Peer.ASN)
 	assert.Equal(t, netip.MustParseAddr("192.0.2.2"), up.Session.RouterID)
 	assert.EqualValues(t, 30, up.Session.HoldTime, "the smaller hold time")
 	assert.Equal(t, []string{"ipv4_unicast"}, up.Session.Families, "the families both sides name")
 	assert.Equal(t, []string{"multiprotocol", "4-octet-as"}, up.Session.Capabilities)
 
 	h.r.send(update4("10.1.0.0/16", []uint32{65001, 12076, 65515}, bgp.NewPathAttributeCommunities([]uint32{65001<<16 | 100})))
-	u := h.event(Update)
+	u := h.event(Update).(*event.Update)
 	require.Len(t, u.Update.Announced, 1)
 	a := u.Update.Announced[0]
 	assert.Equal(t, netip.MustParsePrefix("10.1.0.0/16"), a.Prefix)
@@ -225,7 +226,7 @@ func TestOpenAndUpdate(t *testing.T) {
 
 	w := netip.MustParsePrefix("10.1.0.0/16")
 	h.r.send(bgp.NewBGPUpdateMessage([]*bgp.IPAddrPrefix{bgp.NewIPAddrPrefix(uint8(w.Bits()), w.Addr().String())}, nil, nil))
-	u = h.event(Update)
+	u = h.event(Update).(*event.Update)
 	require.Len(t, u.Update.Withdrawn, 1)
 	assert.Equal(t, w, u.Update.Withdrawn[0].Prefix)
 
@@ -276,7 +277,7 @@ func TestCounters(t *testing.T) {
 	<-done
 	infos, _ = s.Peers(context.Background())
 	assert.False(t, infos[0].Established)
-	assert.Equal(t, "idle", infos[0].State)
+	assert.Equal(t, "idle", StateName(infos[0].State))
 }
 
 // TestHoldTimerExpires: a peer that goes silent is dropped after the negotiated hold time
@@ -288,7 +289,7 @@ func TestHoldTimerExpires(t *testing.T) {
 	h.r.next(bgp.BGP_MSG_KEEPALIVE) // at a third of the negotiated 3 s, not of 90 s
 	n := h.r.next(bgp.BGP_MSG_NOTIFICATION).Body.(*bgp.BGPNotification)
 	assert.EqualValues(t, bgp.BGP_ERROR_HOLD_TIMER_EXPIRED, n.ErrorCode)
-	down := h.event(PeerDown)
+	down := h.event(PeerDown).(*event.PeerDown)
 	assert.Equal(t, "hold-timer-expired", down.Reason)
 	assert.EqualValues(t, bgp.BGP_ERROR_HOLD_TIMER_EXPIRED, down.NotificationCode)
 	assert.False(t, down.NoNotification, "hold timer expiry sends a NOTIFICATION")
@@ -304,12 +305,12 @@ func TestBadPeerAS(t *testing.T) {
 	assert.EqualValues(t, bgp.BGP_ERROR_OPEN_MESSAGE_ERROR, n.ErrorCode)
 	assert.EqualValues(t, bgp.BGP_ERROR_SUB_BAD_PEER_AS, n.ErrorSubcode)
 	<-h.done
-	var sent []Event
+	var sent []*event.Message
 	for len(h.events) > 0 {
 		e := <-h.events
-		require.NotEqual(t, PeerUp, e.Kind)
-		if e.Kind == Message && e.MessageType == "notification" {
-			sent = append(sent, e)
+		require.NotEqual(t, PeerUp, kindOf(e))
+		if m, ok := e.(*event.Message); ok && m.MessageType == "notification" {
+			sent = append(sent, m)
 		}
 	}
 	require.Len(t, sent, 1, "the NOTIFICATION sent, as a message event")
@@ -322,7 +323,7 @@ func TestNotificationReceived(t *testing.T) {
 	h := startSession(t, PeerConfig{})
 	h.establish(90)
 	h.r.send(bgp.NewBGPNotificationMessage(bgp.BGP_ERROR_CEASE, bgp.BGP_ERROR_SUB_ADMINISTRATIVE_SHUTDOWN, nil))
-	down := h.event(PeerDown)
+	down := h.event(PeerDown).(*event.PeerDown)
 	assert.Equal(t, "notification-received code 6(cease) subcode 2(administrative shutdown)", down.Reason)
 	assert.EqualValues(t, 6, down.NotificationCode)
 	assert.EqualValues(t, 2, down.NotificationSubcode)
@@ -345,7 +346,7 @@ func TestTwoByteASPeer(t *testing.T) {
 		bgp.NewPathAttributeNextHop("192.0.2.2"),
 		bgp.NewPathAttributeAs4Path([]*bgp.As4PathParam{bgp.NewAs4PathParam(bgp.BGP_ASPATH_ATTR_TYPE_SEQ, []uint32{4200000001, 3})}),
 	}, []*bgp.IPAddrPrefix{bgp.NewIPAddrPrefix(16, "10.2.0.0")}))
-	a := h.event(Update).Update.Announced
+	a := h.event(Update).(*event.Update).Update.Announced
 	require.Len(t, a, 1)
 	assert.Equal(t, p, a[0].Prefix)
 	var asns []uint32
@@ -363,14 +364,14 @@ func TestMalformedUpdateTreatAsWithdraw(t *testing.T) {
 	bad := update4("10.3.0.0/16", []uint32{65001})
 	bad.Body.(*bgp.BGPUpdate).PathAttributes[0] = bgp.NewPathAttributeOrigin(7)
 	h.r.send(bad)
-	mal := h.event(Malformed)
+	mal := h.event(Malformed).(*event.Malformed)
 	assert.Contains(t, mal.Reason, "treated as withdraw")
-	u := h.event(Update)
+	u := h.event(Update).(*event.Update)
 	assert.Empty(t, u.Update.Announced)
 	require.Len(t, u.Update.Withdrawn, 1)
 	assert.Equal(t, netip.MustParsePrefix("10.3.0.0/16"), u.Update.Withdrawn[0].Prefix)
 	h.r.send(update4("10.4.0.0/16", []uint32{65001}))
-	assert.Len(t, h.event(Update).Update.Announced, 1)
+	assert.Len(t, h.event(Update).(*event.Update).Update.Announced, 1)
 	h.noEvent(PeerDown)
 }
 
@@ -385,7 +386,7 @@ func TestBadMarker(t *testing.T) {
 	n := h.r.next(bgp.BGP_MSG_NOTIFICATION).Body.(*bgp.BGPNotification)
 	assert.EqualValues(t, bgp.BGP_ERROR_MESSAGE_HEADER_ERROR, n.ErrorCode)
 	assert.EqualValues(t, bgp.BGP_ERROR_SUB_CONNECTION_NOT_SYNCHRONIZED, n.ErrorSubcode)
-	down := h.event(PeerDown)
+	down := h.event(PeerDown).(*event.PeerDown)
 	assert.Contains(t, down.Reason, "notification-sent code 1(header)")
 }
 
@@ -398,7 +399,7 @@ func TestStopSendsCease(t *testing.T) {
 	n := h.r.next(bgp.BGP_MSG_NOTIFICATION).Body.(*bgp.BGPNotification)
 	assert.EqualValues(t, bgp.BGP_ERROR_CEASE, n.ErrorCode)
 	assert.EqualValues(t, bgp.BGP_ERROR_SUB_ADMINISTRATIVE_SHUTDOWN, n.ErrorSubcode)
-	assert.Equal(t, "speaker-stopped", h.event(PeerDown).Reason)
+	assert.Equal(t, "speaker-stopped", h.event(PeerDown).(*event.PeerDown).Reason)
 }
 
 // TestListenerCollision: a passive peer's second connection, while the first is
@@ -418,7 +419,7 @@ func TestListenerCollision(t *testing.T) {
 	for up := false; !up; {
 		select {
 		case e := <-events:
-			up = e.Kind == PeerUp
+			up = kindOf(e) == PeerUp
 		case <-deadline:
 			t.Fatal("no session")
 		}
@@ -511,10 +512,11 @@ func FuzzSession(f *testing.F) {
 		}
 		close(events)
 		for e := range events {
-			if e.Kind != Update {
+			u, ok := e.(*event.Update)
+			if !ok {
 				continue
 			}
-			for _, a := range e.Update.Announced {
+			for _, a := range u.Announced {
 				if !a.Prefix.IsValid() {
 					t.Fatalf("invalid prefix announced: %+v", a)
 				}
@@ -610,8 +612,8 @@ func TestCollision(t *testing.T) {
 			for up := false; !up; {
 				select {
 				case e := <-events:
-					require.NotEqual(t, PeerDown, e.Kind)
-					up = e.Kind == PeerUp
+					require.NotEqual(t, PeerDown, kindOf(e))
+					up = kindOf(e) == PeerUp
 				case <-deadline:
 					t.Fatal("no session")
 				}
@@ -647,18 +649,18 @@ func TestMaxPrefixes(t *testing.T) {
 		r.send(m)
 	}
 	var updates int
-	var down Event
+	var down *event.PeerDown
 	deadline := time.After(20 * time.Second)
-	for down.Kind == 0 {
+	for down == nil {
 		select {
 		case e := <-events:
-			switch e.Kind {
-			case Update:
+			switch e := e.(type) {
+			case *event.Update:
 				updates++
-				for _, a := range e.Update.Announced {
+				for _, a := range e.Announced {
 					assert.NotEqual(t, netip.MustParsePrefix("10.0.5.0/24"), a.Prefix, "the route beyond the limit is not delivered")
 				}
-			case PeerDown:
+			case *event.PeerDown:
 				down = e
 			}
 		case <-deadline:
@@ -724,8 +726,8 @@ func TestAddPath(t *testing.T) {
 	}
 	h.r.sendRaw(path(1, "192.0.2.2", 65001))
 	h.r.sendRaw(path(2, "192.0.2.3", 65001, 65002))
-	a1 := h.event(Update).Update.Announced
-	a2 := h.event(Update).Update.Announced
+	a1 := h.event(Update).(*event.Update).Update.Announced
+	a2 := h.event(Update).(*event.Update).Update.Announced
 	require.Len(t, a1, 1)
 	require.Len(t, a2, 1)
 	assert.Equal(t, netip.MustParsePrefix("10.7.0.0/16"), a1[0].Prefix)
@@ -737,7 +739,7 @@ func TestAddPath(t *testing.T) {
 	b, err := bgp.NewBGPUpdateMessage([]*bgp.IPAddrPrefix{w}, nil, nil).Serialize(send)
 	require.NoError(t, err)
 	h.r.sendRaw(b)
-	wd := h.event(Update).Update.Withdrawn
+	wd := h.event(Update).(*event.Update).Update.Withdrawn
 	require.Len(t, wd, 1)
 	assert.EqualValues(t, 2, wd[0].ID)
 }
@@ -757,14 +759,14 @@ func grCap(o *bgp.BGPOpen) *bgp.CapGracefulRestart {
 
 // establishGR runs the OPEN exchange as a peer advertising Graceful Restart with restart
 // time secs and the given tuples; it returns the speaker's OPEN and the PeerUp.
-func (h *harness) establishGR(secs uint16, tuples ...*bgp.CapGracefulRestartTuple) (*bgp.BGPOpen, Event) {
+func (h *harness) establishGR(secs uint16, tuples ...*bgp.CapGracefulRestartTuple) (*bgp.BGPOpen, *event.PeerUp) {
 	h.t.Helper()
 	o := h.r.next(bgp.BGP_MSG_OPEN).Body.(*bgp.BGPOpen)
 	h.r.send(open(65001, 90, "192.0.2.2", bgp.NewCapMultiProtocol(bgp.RF_IPv4_UC), bgp.NewCapFourOctetASNumber(65001),
 		bgp.NewCapGracefulRestart(true, false, secs, tuples)))
 	h.r.next(bgp.BGP_MSG_KEEPALIVE)
 	h.r.send(bgp.NewBGPKeepAliveMessage())
-	return o, h.event(PeerUp)
+	return o, h.event(PeerUp).(*event.PeerUp)
 }
 
 // TestGracefulRestart: with GracefulRestart the speaker advertises the capability as a
@@ -789,7 +791,7 @@ func TestGracefulRestart(t *testing.T) {
 	assert.Equal(t, "ipv4_unicast", u.EndOfRIBFamily)
 
 	_ = h.r.c.Close() // the peer's process dies: no NOTIFICATION
-	down := h.event(PeerDown)
+	down := h.event(PeerDown).(*event.PeerDown)
 	assert.Equal(t, "connection-closed", down.Reason)
 	assert.True(t, down.NoNotification)
 	assert.True(t, down.GracefulRestart)
@@ -808,7 +810,7 @@ func TestGracefulRestartNotApplied(t *testing.T) {
 		assert.True(t, up.GracefulRestart)
 		assert.Equal(t, map[string]bool{"ipv4_unicast": false}, up.GracefulFamilies)
 		h.r.send(bgp.NewBGPNotificationMessage(bgp.BGP_ERROR_CEASE, bgp.BGP_ERROR_SUB_ADMINISTRATIVE_RESET, nil))
-		down := h.event(PeerDown)
+		down := h.event(PeerDown).(*event.PeerDown)
 		assert.False(t, down.NoNotification)
 		assert.False(t, down.GracefulRestart)
 	})
@@ -818,7 +820,7 @@ func TestGracefulRestartNotApplied(t *testing.T) {
 		assert.False(t, up.GracefulRestart)
 		h.r.next(bgp.BGP_MSG_UPDATE) // End-of-RIB: both advertised the capability
 		_ = h.r.c.Close()
-		down := h.event(PeerDown)
+		down := h.event(PeerDown).(*event.PeerDown)
 		assert.True(t, down.NoNotification)
 		assert.False(t, down.GracefulRestart)
 	})
@@ -827,7 +829,7 @@ func TestGracefulRestartNotApplied(t *testing.T) {
 		_, up := h.establishGR(0, bgp.NewCapGracefulRestartTuple(bgp.RF_IPv4_UC, true)) // BIRD's "aware" mode
 		assert.False(t, up.GracefulRestart)
 		_ = h.r.c.Close()
-		assert.False(t, h.event(PeerDown).GracefulRestart)
+		assert.False(t, h.event(PeerDown).(*event.PeerDown).GracefulRestart)
 	})
 	t.Run("off", func(t *testing.T) {
 		h := startSession(t, PeerConfig{})
@@ -836,7 +838,7 @@ func TestGracefulRestartNotApplied(t *testing.T) {
 		assert.False(t, up.GracefulRestart)
 		h.r.send(bgp.NewBGPKeepAliveMessage())
 		_ = h.r.c.Close()
-		down := h.event(PeerDown)
+		down := h.event(PeerDown).(*event.PeerDown)
 		assert.True(t, down.NoNotification)
 		assert.False(t, down.GracefulRestart)
 		for m := range h.r.msgs {
@@ -858,4 +860,34 @@ func TestEndOfRIBFamily(t *testing.T) {
 		assert.True(t, u.EndOfRIB, rf.String())
 		assert.Equal(t, bgpconv.FamilyName(rf), u.EndOfRIBFamily)
 	}
+}
+
+// Event is what the speaker emits.
+type Event = event.Event
+
+// EventKind tells the events apart in these tests.
+type EventKind int
+
+const (
+	PeerUp EventKind = iota + 1
+	PeerDown
+	Update
+	Message
+	Malformed
+)
+
+func kindOf(e event.Event) EventKind {
+	switch e.(type) {
+	case *event.PeerUp:
+		return PeerUp
+	case *event.PeerDown:
+		return PeerDown
+	case *event.Update:
+		return Update
+	case *event.Message:
+		return Message
+	case *event.Malformed:
+		return Malformed
+	}
+	return 0
 }
