@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"net/netip"
 	"sync/atomic"
+	"unsafe"
 )
 
 // prefixTextSlots is the number of prefix texts a router keeps (a power of two).
@@ -18,20 +19,26 @@ type prefixTexts struct {
 	slots [prefixTextSlots]atomic.Pointer[prefixText]
 }
 
+// prefixText is a prefix and its text, in one allocation (immutable once stored).
 type prefixText struct {
 	p netip.Prefix
-	s string
+	n uint8
+	b [len("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff/128")]byte
 }
 
-// text is p.String(), without allocating when p is in the cache.
+func (e *prefixText) text() string { return unsafe.String(&e.b[0], int(e.n)) }
+
+// text is p.String(), without allocating when p is in the cache and with one allocation
+// (as formatting it) when it is not.
 func (c *prefixTexts) text(p netip.Prefix) string {
 	slot := &c.slots[prefixSlot(p)]
 	if e := slot.Load(); e != nil && e.p == p {
-		return e.s
+		return e.text()
 	}
-	e := &prefixText{p: p, s: p.String()}
+	e := &prefixText{p: p}
+	e.n = uint8(len(p.AppendTo(e.b[:0])))
 	slot.Store(e)
-	return e.s
+	return e.text()
 }
 
 // prefixSlot hashes a prefix to a slot (splitmix64's finalizer over its address and length).

@@ -31,6 +31,15 @@ func TestPrefixTexts(t *testing.T) {
 	if len(used) < prefixTextSlots/2 {
 		t.Errorf("%d prefixes fill only %d of %d slots", prefixTextSlots, len(used), prefixTextSlots)
 	}
+	// The longest text fits.
+	long := netip.MustParsePrefix("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ff00/120")
+	if got := c.text(long); got != long.String() {
+		t.Errorf("text(%v) = %q", long, got)
+	}
+	// A new prefix costs one allocation, a cached one none.
+	if n := testing.AllocsPerRun(100, func() { c.slots[prefixSlot(long)].Store(nil); _ = c.text(long) }); n != 1 {
+		t.Errorf("%.0f allocations for a new prefix", n)
+	}
 	// A cached prefix costs no allocation.
 	p := netip.MustParsePrefix("10.1.0.0/16")
 	c.text(p)
