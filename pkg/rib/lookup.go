@@ -51,6 +51,24 @@ func (m *Match) NextHop() netip.Addr { return m.Attrs.NextHop }
 // allocating after its first use for a given path.
 func (m *Match) ASPathText() string { return m.Attrs.ASPath.Text() }
 
+// NextHopText is the best path's BGP next hop as text ("" when it has none),
+// without allocating after its first use for a given attribute set.
+func (m *Match) NextHopText() string { return m.Attrs.NextHopText() }
+
+// NextHopText is NextHop.String() ("" for no next hop), computed once per
+// interned attribute set and then shared, as ASPath.Text.
+func (a *Attrs) NextHopText() string {
+	if !a.NextHop.IsValid() {
+		return ""
+	}
+	if s := a.nextHopText.Load(); s != nil {
+		return *s
+	}
+	s := a.NextHop.String()
+	a.nextHopText.Store(&s) // concurrent first calls store equal strings
+	return s
+}
+
 // Text is String, computed once per interned path and then shared: a
 // look-up that reports the AS path of a flow does not format it again.
 func (a *ASPath) Text() string {

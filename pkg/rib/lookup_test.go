@@ -41,7 +41,7 @@ func TestLookupBestPath(t *testing.T) {
 	m := mustLookup(t, r, "10.1.2.3")
 	if m.Prefix != mp("10.1.0.0/16") || m.Class() != ClassExpressRoute || m.OriginASN != 65515 ||
 		m.ASPathText() != "12076 65515" || m.NextHop() != ma("169.254.0.2") || m.PeerLabel != "msee" ||
-		m.Peer != msee || m.Paths != 2 || m.Conditions != 0 {
+		m.Peer != msee || m.Paths != 2 || m.Conditions != 0 || m.NextHopText() != "169.254.0.2" {
 		t.Fatalf("match %+v", m)
 	}
 	// Longest match, empty AS path: the origin is the peer's AS, the label its address.
@@ -157,8 +157,9 @@ func TestLookupAllocatesNothing(t *testing.T) {
 	addr := ma("10.1.2.3")
 	r.Lookup(addr, &m)
 	m.ASPathText()
+	m.NextHopText()
 	n := testing.AllocsPerRun(1000, func() {
-		if !r.Lookup(addr, &m) || m.ASPathText() == "" {
+		if !r.Lookup(addr, &m) || m.ASPathText() == "" || m.NextHopText() != "169.254.0.2" {
 			t.Fatal("no route")
 		}
 	})

@@ -302,6 +302,8 @@ type Attrs struct {
 	Communities  *Communities      // nil when the route has none
 	Large        *LargeCommunities // nil when the route has none
 	refs         int32
+	// nextHopText caches NextHop's text for look-ups (see NextHopText).
+	nextHopText atomic.Pointer[string]
 }
 
 // CommunityValues returns the standard communities (nil when none). The

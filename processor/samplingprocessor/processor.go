@@ -103,6 +103,7 @@ func (p *samplingProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog
 				doRescale := p.rescale && !rec.alreadyRescaled
 				if p.router != nil {
 					p.router.lookup(&rec.flow, &routes, routed)
+					p.router.reserve(attrs)
 				}
 				p.classifier.Classify(&rec.flow, doRescale, &res)
 				switch {

@@ -104,13 +104,22 @@ type router struct {
 	fields  uint8     // routing.attributes
 	// lookupOnly skips writing the attributes (benchmarks: the cost of the look-ups alone).
 	lookupOnly bool
+	// prefixes caches the text of the route prefixes (flow.*.route.prefix).
+	prefixes prefixTexts
 }
 
 // write stores the route attributes of one record.
 func (rt *router) write(attrs pcommon.Map, t *routeTags, f *classify.Flow) {
 	if !rt.lookupOnly {
-		t.write(attrs, f, rt.fields)
+		t.write(attrs, f, rt.fields, &rt.prefixes)
 	}
+}
+
+// reserve makes room in a record's attributes for all that the processor and the routing
+// add, before either adds any: pdata copies every attribute of the record each time it grows
+// the record's attributes, so they grow once.
+func (rt *router) reserve(attrs pcommon.Map) {
+	attrs.EnsureCapacity(attrs.Len() + maxAdded + maxRouteAdded)
 }
 
 func newRouter(c *Config) *router {
@@ -210,7 +219,7 @@ func (rt *router) lookup(f *classify.Flow, t *routeTags, ready bool) {
 const maxRouteAdded = 16
 
 // write stores the route attributes.
-func (t *routeTags) write(attrs pcommon.Map, f *classify.Flow, fields uint8) {
+func (t *routeTags) write(attrs pcommon.Map, f *classify.Flow, fields uint8, pt *prefixTexts) {
 	if !t.ready {
 		attrs.PutStr(schema.FlowRouteState, schema.RouteStatePending)
 		return
@@ -218,14 +227,14 @@ func (t *routeTags) write(attrs pcommon.Map, f *classify.Flow, fields uint8) {
 	attrs.EnsureCapacity(attrs.Len() + maxRouteAdded)
 	attrs.PutStr(schema.FlowRouteState, schema.RouteStateConverged)
 	if t.srcOK {
-		putRoute(attrs, &t.src, fields, schema.FlowSrcRoutePrefix, schema.FlowSrcRouteClass, schema.FlowSrcRouteOriginAS,
+		putRoute(attrs, &t.src, fields, pt, schema.FlowSrcRoutePrefix, schema.FlowSrcRouteClass, schema.FlowSrcRouteOriginAS,
 			schema.FlowSrcRouteASPath, schema.FlowSrcRouteNextHop, schema.FlowSrcRoutePeer)
 		if t.srcAS {
 			attrs.PutInt(schema.FlowSrcAS, int64(f.SrcAS))
 		}
 	}
 	if t.dstOK {
-		putRoute(attrs, &t.dst, fields, schema.FlowDstRoutePrefix, schema.FlowDstRouteClass, schema.FlowDstRouteOriginAS,
+		putRoute(attrs, &t.dst, fields, pt, schema.FlowDstRoutePrefix, schema.FlowDstRouteClass, schema.FlowDstRouteOriginAS,
 			schema.FlowDstRouteASPath, schema.FlowDstRouteNextHop, schema.FlowDstRoutePeer)
 		if t.dstAS {
 			attrs.PutInt(schema.FlowDstAS, int64(f.DstAS))
@@ -239,9 +248,12 @@ func (t *routeTags) write(attrs pcommon.Map, f *classify.Flow, fields uint8) {
 	}
 }
 
-func putRoute(attrs pcommon.Map, m *rib.Match, fields uint8, prefix, class, origin, path, nextHop, peer string) {
+// putRoute writes the route of one side. Every text is shared, not formatted per record: the
+// prefix from the router's cache, the AS path and next hop from the RIB's interned attributes,
+// the class and peer label from the RIB's tables.
+func putRoute(attrs pcommon.Map, m *rib.Match, fields uint8, pt *prefixTexts, prefix, class, origin, path, nextHop, peer string) {
 	if fields&fieldPrefix != 0 {
-		attrs.PutStr(prefix, m.Prefix.String())
+		attrs.PutStr(prefix, pt.text(m.Prefix))
 	}
 	if fields&fieldClass != 0 {
 		attrs.PutStr(class, m.Attrs.Class.String())
@@ -253,7 +265,7 @@ func putRoute(attrs pcommon.Map, m *rib.Match, fields uint8, prefix, class, orig
 		attrs.PutStr(path, m.ASPathText())
 	}
 	if fields&fieldNextHop != 0 && m.Attrs.NextHop.IsValid() {
-		attrs.PutStr(nextHop, m.Attrs.NextHop.String())
+		attrs.PutStr(nextHop, m.NextHopText())
 	}
 	if fields&fieldPeer != 0 {
 		attrs.PutStr(peer, m.PeerLabel)

@@ -110,7 +110,8 @@ func benchLoopWith(b *testing.B, template plog.Logs, fn func(plog.Logs)) {
 // random table addresses; "lookup-only" looks both sides up and classifies by the routes but
 // writes no route attribute (the look-ups' share); "class-only" writes only the class of each
 // side (routing.attributes: [class]); "churn" adds 10k route changes per second
-// beside the records.
+// beside the records; "pdata-floor" is routing off plus putting the attributes that "on" adds,
+// precomputed (routing_floor_bench_test.go): what writing them costs in pdata alone.
 // rss-MiB is the process's resident set after the run; rib-MiB what loading the table added.
 func BenchmarkRouting(b *testing.B) {
 	r := fullTable(b)
@@ -131,9 +132,13 @@ func BenchmarkRouting(b *testing.B) {
 	}
 	batches := map[string]plog.Logs{"article": benchBatch(b), "table": tableBatch(b)}
 	for _, addrs := range []string{"article", "table"} {
-		for _, mode := range []string{"off", "lookup-only", "class-only", "on", "on+churn"} {
+		for _, mode := range []string{"off", "pdata-floor", "lookup-only", "class-only", "on", "on+churn"} {
 			b.Run("addrs="+addrs+"/routing="+mode, func(b *testing.B) {
-				p := newP(mode != "off")
+				p := newP(mode != "off" && mode != "pdata-floor")
+				fn := func(ld plog.Logs) { _, _ = p.processLogs(context.Background(), ld) }
+				if mode == "pdata-floor" {
+					fn = pdataFloor(p, routeAdded(b, p, newP(true), batches[addrs]))
+				}
 				switch mode {
 				case "lookup-only":
 					p.router.lookupOnly = true
@@ -149,7 +154,7 @@ func BenchmarkRouting(b *testing.B) {
 					go churn(r, stop, &updates, &wg)
 				}
 				start := time.Now()
-				benchLoopWith(b, batches[addrs], func(ld plog.Logs) { _, _ = p.processLogs(context.Background(), ld) })
+				benchLoopWith(b, batches[addrs], fn)
 				if stop != nil {
 					close(stop)
 					wg.Wait()

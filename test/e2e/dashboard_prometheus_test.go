@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/erviz/otelcol-erviz/internal/report"
 	"github.com/erviz/otelcol-erviz/internal/testutil"
 )
 
@@ -126,8 +127,8 @@ func TestDashboardOnPrometheus(t *testing.T) {
 		fmt.Sprintf("--config=yaml:service::telemetry::metrics::readers: [{pull: {exporter: {prometheus: {host: 127.0.0.1, port: %d}}}}]", p.Telemetry),
 		fmt.Sprintf("--config=yaml:exporters::prometheus::endpoint: 127.0.0.1:%d", p.Prometheus),
 		fmt.Sprintf("--config=yaml:receivers::ipfix::endpoint: 127.0.0.1:%d", p.IPFIX),
-		// The demo's MRT log: its routes place each side (direction.from_routes, no prefix list).
-		"--config=yaml:receivers::bgp::mrt::include: ["+filepath.Join(root, "demo", "data", "*.mrt")+"]",
+		// The demo's routes (directions come from them): config/demo.yaml's path is relative.
+		fmt.Sprintf("--config=yaml:receivers::bgp::mrt::include: [%s]", filepath.Join(root, "demo", "data", "*.mrt")),
 		"--config=yaml:connectors::flowmetrics::interval: 1s",
 	)
 	prom := startPrometheus(t, fmt.Sprintf("127.0.0.1:%d", p.Prometheus))
@@ -158,6 +159,17 @@ func TestDashboardOnPrometheus(t *testing.T) {
 	if !totals(1)() {
 		t.Fatalf("the flow logs changed the counted sums: to %v, from %v", prom.scalar("sum(flow_to_azure_io_bytes_total)"), prom.scalar("sum(flow_from_azure_io_bytes_total)"))
 	}
+	// The report of the records so far: its routing sections, to compare with the route panels.
+	logs := filepath.Join(dir, "out", "logs.json")
+	reportAfter := func(n int64) report.Report {
+		var r report.Report
+		eventually(t, 60*time.Second, "the records in the file exporter's output", func() bool {
+			r = readReport(t, erviz, logs)
+			return r.DirectionTotals["to_azure"] == n*truth.Directions["to_azure"] && r.DirectionTotals["from_azure"] == n*truth.Directions["from_azure"]
+		}, diag)
+		return r
+	}
+	firstRun := reportRouteBytes(reportAfter(1))
 
 	// 2. A flat stretch, the same traffic again, a flat stretch: the panel's rate over a
 	//    window from the first to the last sample is the second run's traffic in bit/s.
@@ -190,6 +202,9 @@ func TestDashboardOnPrometheus(t *testing.T) {
 	windowArg := strconv.FormatInt(window.Milliseconds(), 10) + "ms"
 
 	exprs := dashboardExprs(t)
+	// The route panels return the second run's traffic per route class and at risk.
+	checkRoutePanels(t, prom, exprs, window, last, reportRouteBytes(reportAfter(2)).minus(firstRun))
+	logSeriesCount(t, prom)
 	var direction []string
 	for where, e := range exprs {
 		if strings.HasPrefix(where, `panel "Direction`) {
