@@ -5,6 +5,7 @@ import (
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/receiver"
 
+	"github.com/erviz/otelcol-erviz/internal/confkey"
 	"github.com/erviz/otelcol-erviz/internal/sharedcomponent"
 	"github.com/erviz/otelcol-erviz/receiver/bgpreceiver/internal/metadata"
 )
@@ -20,6 +21,7 @@ func NewFactory() receiver.Factory {
 }
 
 func create(set receiver.Settings, cfg *Config) (*bgpReceiver, error) {
+	confkey.Warn(set.Logger, cfg.deprecatedKeys)
 	return newReceiver(set, cfg)
 }
 
