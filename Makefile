@@ -23,7 +23,7 @@ COLLECTOR    := $(BIN)/otelcol-erviz
 FUZZTIME     ?= 20s
 export CGO_ENABLED ?= 0
 
-.PHONY: build generate run demo erviz test unit integration deps lint bench fuzz package clean tools version metadata
+.PHONY: build generate run demo erviz test unit integration deps lint bench fuzz package clean tools version metadata cross
 
 version:
 	@echo $(VERSION)
@@ -74,6 +74,17 @@ run: build
 	@echo "  health check       http://127.0.0.1:13133/"
 	@echo
 	cd $(ROOT) && exec $(COLLECTOR) --config config/local.yaml
+
+# Compiles the distribution and the erviz command for every platform CI supports (output
+# discarded); one platform at a time, on the shared build cache. All platforms are tried, then
+# the target fails if any did.
+CROSS_PLATFORMS ?= linux/amd64 linux/arm64 darwin/arm64 windows/amd64
+cross: generate
+	@failed=""; for p in $(CROSS_PLATFORMS); do \
+	  echo "cross: $$p"; \
+	  (cd $(ROOT)/cmd/otelcol-erviz && GOOS=$${p%/*} GOARCH=$${p#*/} $(GO) build -trimpath -o /dev/null .) && \
+	  (cd $(ROOT) && GOOS=$${p%/*} GOARCH=$${p#*/} $(GO) build -trimpath -o /dev/null ./cmd/erviz) || failed="$$failed $$p"; \
+	done; test -z "$$failed" || (echo "cross: failed on$$failed"; exit 1)
 
 # The companion command: `erviz report` on the file exporter's output, `erviz replay` of captures.
 erviz:

@@ -8,8 +8,10 @@ import (
 	"time"
 
 	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/confmap"
 
 	"github.com/erviz/otelcol-erviz/internal/cidrset"
+	"github.com/erviz/otelcol-erviz/internal/confkey"
 	"github.com/erviz/otelcol-erviz/pkg/rib"
 	"github.com/erviz/otelcol-erviz/receiver/bgpreceiver/internal/metadata"
 	"github.com/erviz/otelcol-erviz/receiver/bgpreceiver/internal/speaker"
@@ -42,8 +44,9 @@ type Config struct {
 	DefaultClass string         `mapstructure:"default_class"`
 	Analyses     AnalysesConfig `mapstructure:"analyses"`
 
-	// MetricsInterval is the period of the metrics.
-	MetricsInterval time.Duration `mapstructure:"metrics_interval"`
+	// MetricsInterval (key collection_interval, contrib's name) is the period of the metrics.
+	// The key metrics_interval is still read, with a warning (deprecatedKeys, Unmarshal).
+	MetricsInterval time.Duration `mapstructure:"collection_interval"`
 	// QueueSize bounds the events waiting for the RIB; beyond it the sources wait (nothing
 	// is dropped).
 	QueueSize int `mapstructure:"queue_size"`
@@ -58,6 +61,9 @@ type Config struct {
 	ListenMaxConnections int `mapstructure:"listen_max_connections"`
 
 	metadata.MetricsBuilderConfig `mapstructure:",squash"`
+
+	// deprecatedKeys are the old key names this configuration used (logged at creation).
+	deprecatedKeys []confkey.Renamed
 }
 
 // PeerConfig is one BGP neighbor of the embedded speaker.
@@ -325,7 +331,7 @@ func (c *Config) Validate() error {
 		errs = append(errs, err)
 	}
 	if c.MetricsInterval < time.Second {
-		errs = append(errs, fmt.Errorf("metrics_interval %s is below 1s", c.MetricsInterval))
+		errs = append(errs, fmt.Errorf("collection_interval %s is below 1s", c.MetricsInterval))
 	}
 	if c.QueueSize < 1 {
 		errs = append(errs, fmt.Errorf("queue_size must be at least 1, got %d", c.QueueSize))
@@ -443,4 +449,20 @@ func (c *Config) speakerConfig() speaker.Config {
 		sc.Peers = append(sc.Peers, pc)
 	}
 	return sc
+}
+
+// renamedKeys are the keys that changed name; the old names are still read.
+var renamedKeys = []confkey.Renamed{{Old: "metrics_interval", New: "collection_interval"}}
+
+// Unmarshal reads the configuration, taking the deprecated names of renamedKeys for the new ones.
+func (c *Config) Unmarshal(conf *confmap.Conf) error {
+	used, err := confkey.Apply(conf, renamedKeys...)
+	if err != nil {
+		return err
+	}
+	if err := conf.Unmarshal(c); err != nil {
+		return err
+	}
+	c.deprecatedKeys = used
+	return nil
 }

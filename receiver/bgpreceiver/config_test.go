@@ -1,6 +1,7 @@
 package bgpreceiver
 
 import (
+	"context"
 	"net/netip"
 	"path/filepath"
 	"strings"
@@ -12,6 +13,11 @@ import (
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/confmap/confmaptest"
+	"go.opentelemetry.io/collector/consumer/consumertest"
+	"go.opentelemetry.io/collector/receiver/receivertest"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/erviz/otelcol-erviz/pkg/rib"
 	"github.com/erviz/otelcol-erviz/receiver/bgpreceiver/internal/metadata"
@@ -113,7 +119,7 @@ func TestValidateErrors(t *testing.T) {
 		}, []string{`analyses.overlap.allow[1].prefix: "10.0.0.1/8" has host bits set`, `analyses.overlap.allow[2].other: "x"`}},
 		{"flap thresholds", func(c *Config) { c.Analyses.Flap.Reuse = 3000 }, []string{"reuse (3000) must be positive and below suppress (2000)"}},
 		{"min paths", func(c *Config) { c.Analyses.Redundancy.MinPaths = 1 }, []string{"min_paths must be at least 2"}},
-		{"intervals", func(c *Config) { c.MetricsInterval = time.Millisecond; c.QueueSize = 0 }, []string{"metrics_interval", "queue_size"}},
+		{"intervals", func(c *Config) { c.MetricsInterval = time.Millisecond; c.QueueSize = 0 }, []string{"collection_interval", "queue_size"}},
 		{"mrt glob", func(c *Config) { c.MRT.Include = []string{"[x"} }, []string{"mrt.include: bad glob"}},
 	}
 	for _, tc := range cases {
@@ -127,4 +133,32 @@ func TestValidateErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// metrics_interval, the key's name before collection_interval, is still read, and the
+// receiver says at creation that it is deprecated; setting both names is an error.
+func TestDeprecatedMetricsInterval(t *testing.T) {
+	cm, err := confmaptest.LoadConf(filepath.Join("testdata", "config.yaml"))
+	require.NoError(t, err)
+	sub := func(name string) *confmap.Conf {
+		s, err := cm.Sub(component.NewIDWithName(metadata.Type, name).String())
+		require.NoError(t, err)
+		return s
+	}
+	f := NewFactory()
+	legacy := f.CreateDefaultConfig().(*Config)
+	require.NoError(t, sub("legacy").Unmarshal(legacy))
+	require.NoError(t, confmap.Validate(legacy))
+	assert.Equal(t, 45*time.Second, legacy.MetricsInterval)
+
+	core, logs := observer.New(zapcore.WarnLevel)
+	set := receivertest.NewNopSettings(metadata.Type)
+	set.Logger = zap.New(core)
+	r, err := f.CreateLogs(context.Background(), set, legacy, consumertest.NewNop())
+	require.NoError(t, err)
+	require.NoError(t, r.Shutdown(context.Background()))
+	assert.Equal(t, 1, logs.FilterMessageSnippet("metrics_interval is deprecated: use collection_interval").Len(), "%v", logs.All())
+
+	err = sub("both").Unmarshal(f.CreateDefaultConfig())
+	require.ErrorContains(t, err, "set collection_interval only")
 }

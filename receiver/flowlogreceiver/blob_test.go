@@ -226,7 +226,7 @@ func TestAzuriteBlobDeletedWhileRead(t *testing.T) {
 
 	cfg := blobConfig(az)
 	s, ms := &sink{}, new(consumertest.MetricsSink)
-	c, err := shared(receiverSettings(), cfg)
+	c, err := receivers.LoadOrStore(cfg, func() (*flowlogReceiver, error) { return create(receiverSettings(), cfg) })
 	require.NoError(t, err)
 	r := c.Unwrap()
 	r.nextLogs, r.nextMetrics = s, ms

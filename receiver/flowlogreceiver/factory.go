@@ -1,8 +1,6 @@
 package flowlogreceiver
 
 import (
-	"context"
-
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/receiver"
@@ -16,32 +14,17 @@ var receivers = sharedcomponent.NewMap[*Config, *flowlogReceiver]()
 
 // NewFactory returns the factory of the flowlog receiver.
 func NewFactory() receiver.Factory {
-	return receiver.NewFactory(
-		metadata.Type,
-		createDefaultConfig,
-		receiver.WithLogs(createLogs, metadata.LogsStability),
-		receiver.WithMetrics(createMetrics, metadata.MetricsStability),
-	)
+	return sharedcomponent.NewReceiverFactory(metadata.Type, receivers,
+		func() component.Config { return createDefaultConfig() }, create,
+		metadata.LogsStability, metadata.MetricsStability)
 }
 
-func shared(set receiver.Settings, cfg *Config) (*sharedcomponent.Component[*flowlogReceiver], error) {
-	return receivers.LoadOrStore(cfg, func() (*flowlogReceiver, error) { return newReceiver(set, cfg) })
+func create(set receiver.Settings, cfg *Config) (*flowlogReceiver, error) {
+	return newReceiver(set, cfg)
 }
 
-func createLogs(_ context.Context, set receiver.Settings, cfg component.Config, next consumer.Logs) (receiver.Logs, error) {
-	c, err := shared(set, cfg.(*Config))
-	if err != nil {
-		return nil, err
-	}
-	c.Unwrap().nextLogs = next
-	return c, nil
-}
+// SetNextLogs is where the records go.
+func (r *flowlogReceiver) SetNextLogs(next consumer.Logs) { r.nextLogs = next }
 
-func createMetrics(_ context.Context, set receiver.Settings, cfg component.Config, next consumer.Metrics) (receiver.Metrics, error) {
-	c, err := shared(set, cfg.(*Config))
-	if err != nil {
-		return nil, err
-	}
-	c.Unwrap().nextMetrics = next
-	return c, nil
-}
+// SetNextMetrics is where the receiver's own metrics go.
+func (r *flowlogReceiver) SetNextMetrics(next consumer.Metrics) { r.nextMetrics = next }

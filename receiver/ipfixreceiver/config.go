@@ -9,8 +9,10 @@ import (
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/config/configtls"
+	"go.opentelemetry.io/collector/confmap"
 
 	"github.com/erviz/otelcol-erviz/internal/cidrset"
+	"github.com/erviz/otelcol-erviz/internal/confkey"
 	"github.com/erviz/otelcol-erviz/pkg/ipfix"
 	"github.com/erviz/otelcol-erviz/receiver/ipfixreceiver/internal/metadata"
 )
@@ -45,8 +47,9 @@ type Config struct {
 	// BatchSize, and no later than BatchTimeout after the first one.
 	BatchSize    int           `mapstructure:"batch_size"`
 	BatchTimeout time.Duration `mapstructure:"batch_timeout"`
-	// MetricsInterval is how often per-exporter metrics are emitted.
-	MetricsInterval time.Duration `mapstructure:"metrics_interval"`
+	// MetricsInterval (key collection_interval, contrib's name) is how often per-exporter metrics are emitted.
+	// The key metrics_interval is still read, with a warning (deprecatedKeys, Unmarshal).
+	MetricsInterval time.Duration `mapstructure:"collection_interval"`
 
 	// Bounds of the decoder state (config_limits.go; README "Limits").
 	MaxDomainsPerExporter int `mapstructure:"max_domains_per_exporter"`
@@ -62,6 +65,9 @@ type Config struct {
 	IdleTimeout               time.Duration `mapstructure:"idle_timeout"`
 
 	metadata.MetricsBuilderConfig `mapstructure:",squash"`
+
+	// deprecatedKeys are the old key names this configuration used (logged at creation).
+	deprecatedKeys []confkey.Renamed
 }
 
 func createDefaultConfig() *Config {
@@ -134,8 +140,24 @@ func (c *Config) Validate() error {
 		errs = append(errs, errors.New("batch_timeout must be positive"))
 	}
 	if c.MetricsInterval < time.Second {
-		errs = append(errs, fmt.Errorf("metrics_interval %s is below 1s", c.MetricsInterval))
+		errs = append(errs, fmt.Errorf("collection_interval %s is below 1s", c.MetricsInterval))
 	}
 	errs = append(errs, c.validateLimits()...)
 	return errors.Join(errs...)
+}
+
+// renamedKeys are the keys that changed name; the old names are still read.
+var renamedKeys = []confkey.Renamed{{Old: "metrics_interval", New: "collection_interval"}}
+
+// Unmarshal reads the configuration, taking the deprecated names of renamedKeys for the new ones.
+func (c *Config) Unmarshal(conf *confmap.Conf) error {
+	used, err := confkey.Apply(conf, renamedKeys...)
+	if err != nil {
+		return err
+	}
+	if err := conf.Unmarshal(c); err != nil {
+		return err
+	}
+	c.deprecatedKeys = used
+	return nil
 }

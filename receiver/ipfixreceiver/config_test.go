@@ -1,6 +1,7 @@
 package ipfixreceiver
 
 import (
+	"context"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -11,6 +12,11 @@ import (
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/confmap/confmaptest"
+	"go.opentelemetry.io/collector/consumer/consumertest"
+	"go.opentelemetry.io/collector/receiver/receivertest"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/erviz/otelcol-erviz/receiver/ipfixreceiver/internal/metadata"
 )
@@ -52,7 +58,35 @@ func TestValidate(t *testing.T) {
 	cfg.MetricsInterval = time.Millisecond
 	err := confmap.Validate(cfg)
 	require.Error(t, err)
-	for _, w := range []string{`endpoint "4739"`, `transport "sctp"`, "sockets 0", "did you mean 10.0.0.0/8", "template_ttl", "batch_size 0", "metrics_interval"} {
+	for _, w := range []string{`endpoint "4739"`, `transport "sctp"`, "sockets 0", "did you mean 10.0.0.0/8", "template_ttl", "batch_size 0", "collection_interval"} {
 		assert.True(t, strings.Contains(err.Error(), w), "%q lacks %q", err, w)
 	}
+}
+
+// metrics_interval, the key's name before collection_interval, is still read, and the
+// receiver says at creation that it is deprecated; setting both names is an error.
+func TestDeprecatedMetricsInterval(t *testing.T) {
+	cm, err := confmaptest.LoadConf(filepath.Join("testdata", "config.yaml"))
+	require.NoError(t, err)
+	sub := func(name string) *confmap.Conf {
+		s, err := cm.Sub(component.NewIDWithName(metadata.Type, name).String())
+		require.NoError(t, err)
+		return s
+	}
+	f := NewFactory()
+	legacy := f.CreateDefaultConfig().(*Config)
+	require.NoError(t, sub("legacy").Unmarshal(legacy))
+	require.NoError(t, confmap.Validate(legacy))
+	assert.Equal(t, 45*time.Second, legacy.MetricsInterval)
+
+	core, logs := observer.New(zapcore.WarnLevel)
+	set := receivertest.NewNopSettings(metadata.Type)
+	set.Logger = zap.New(core)
+	r, err := f.CreateLogs(context.Background(), set, legacy, consumertest.NewNop())
+	require.NoError(t, err)
+	require.NoError(t, r.Shutdown(context.Background()))
+	assert.Equal(t, 1, logs.FilterMessageSnippet("metrics_interval is deprecated: use collection_interval").Len(), "%v", logs.All())
+
+	err = sub("both").Unmarshal(f.CreateDefaultConfig())
+	require.ErrorContains(t, err, "set collection_interval only")
 }

@@ -1,12 +1,11 @@
 package ipfixreceiver
 
 import (
-	"context"
-
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/receiver"
 
+	"github.com/erviz/otelcol-erviz/internal/confkey"
 	"github.com/erviz/otelcol-erviz/internal/sharedcomponent"
 	"github.com/erviz/otelcol-erviz/receiver/ipfixreceiver/internal/metadata"
 )
@@ -16,32 +15,18 @@ var receivers = sharedcomponent.NewMap[*Config, *ipfixReceiver]()
 
 // NewFactory returns the factory of the ipfix receiver.
 func NewFactory() receiver.Factory {
-	return receiver.NewFactory(
-		metadata.Type,
-		func() component.Config { return createDefaultConfig() },
-		receiver.WithLogs(createLogs, metadata.LogsStability),
-		receiver.WithMetrics(createMetrics, metadata.MetricsStability),
-	)
+	return sharedcomponent.NewReceiverFactory(metadata.Type, receivers,
+		func() component.Config { return createDefaultConfig() }, create,
+		metadata.LogsStability, metadata.MetricsStability)
 }
 
-func shared(set receiver.Settings, cfg *Config) (*sharedcomponent.Component[*ipfixReceiver], error) {
-	return receivers.LoadOrStore(cfg, func() (*ipfixReceiver, error) { return newReceiver(set, cfg) })
+func create(set receiver.Settings, cfg *Config) (*ipfixReceiver, error) {
+	confkey.Warn(set.Logger, cfg.deprecatedKeys)
+	return newReceiver(set, cfg)
 }
 
-func createLogs(_ context.Context, set receiver.Settings, cfg component.Config, next consumer.Logs) (receiver.Logs, error) {
-	c, err := shared(set, cfg.(*Config))
-	if err != nil {
-		return nil, err
-	}
-	c.Unwrap().logs = next
-	return c, nil
-}
+// SetNextLogs is where the records go.
+func (r *ipfixReceiver) SetNextLogs(next consumer.Logs) { r.logs = next }
 
-func createMetrics(_ context.Context, set receiver.Settings, cfg component.Config, next consumer.Metrics) (receiver.Metrics, error) {
-	c, err := shared(set, cfg.(*Config))
-	if err != nil {
-		return nil, err
-	}
-	c.Unwrap().metrics = next
-	return c, nil
-}
+// SetNextMetrics is where the receiver's own metrics go.
+func (r *ipfixReceiver) SetNextMetrics(next consumer.Metrics) { r.metrics = next }

@@ -196,7 +196,7 @@ func TestAzureMonitorPayload(t *testing.T) {
 	args := append([]string{"--config=" + filepath.Join(root, "config", "azure-monitor.yaml"),
 		"--config=yaml:exporters::azure_monitor::maxbatchinterval: 1s",
 		"--config=yaml:connectors::flowmetrics::interval: 1s",
-		"--config=yaml:receivers::ipfix::metrics_interval: 1s"}, p.overrides(false)...)
+		"--config=yaml:receivers::ipfix::collection_interval: 1s"}, p.overrides(false)...)
 	c := startCollector(t, "azure-monitor", dir, p, env, args...)
 	diag := func() string { return fake.String() + "\n" + c.out.String() }
 

@@ -226,7 +226,7 @@ func TestBMPManyPeersPrometheus(t *testing.T) {
 	dir := t.TempDir()
 	p := newPorts(t)
 	args := append([]string{"--config=" + filepath.Join(root, "config", "local.yaml")}, p.overrides(true)...)
-	args = append(args, "--config=yaml:receivers::bgp::bmp::allowed: [127.0.0.0/28]", "--config=yaml:receivers::bgp::metrics_interval: 2s")
+	args = append(args, "--config=yaml:receivers::bgp::bmp::allowed: [127.0.0.0/28]", "--config=yaml:receivers::bgp::collection_interval: 2s")
 	c := startCollector(t, "local", dir, p, nil, args...)
 	endpoint := fmt.Sprintf("127.0.0.1:%d", p.BMP)
 	for r := 1; r <= 5; r++ {

@@ -482,7 +482,7 @@ func TestDashboardMetricsExposed(t *testing.T) {
 		"--config=" + filepath.Join(root, "config", "local.yaml"),
 		"--config=" + filepath.Join(root, "test", "e2e", "testdata", "article-overlay.yaml"),
 		"--config=yaml:connectors::flowmetrics::interval: 1s",
-		"--config=yaml:receivers::ipfix::metrics_interval: 1s",
+		"--config=yaml:receivers::ipfix::collection_interval: 1s",
 		"--config=yaml:receivers::ipfix::allowed_exporters: [127.0.0.1]",
 		// An exporter with a sending queue and no retries towards a closed port: queue and
 		// send-failure telemetry.

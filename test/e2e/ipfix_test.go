@@ -40,7 +40,7 @@ func TestIPFIXFromSoftflowd(t *testing.T) {
 	p := newPorts(t)
 	args := append([]string{"--config=" + filepath.Join(root, "config", "local.yaml"),
 		"--config=yaml:connectors::flowmetrics::interval: 1s",
-		"--config=yaml:receivers::ipfix::metrics_interval: 1s"}, p.overrides(true)...)
+		"--config=yaml:receivers::ipfix::collection_interval: 1s"}, p.overrides(true)...)
 	c := startCollector(t, "ipfix", dir, p, nil, args...)
 
 	pcap := filepath.Join(root, "pkg", "ipfix", "testdata", "softflowd", "traffic.pcap")
