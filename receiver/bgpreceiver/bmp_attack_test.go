@@ -241,7 +241,7 @@ func TestBMPManyPeers(t *testing.T) {
 	port := testutil.FreeTCPPort(t, "127.0.0.1")
 	cfg := createDefaultConfig()
 	cfg.BMP.Endpoint = fmt.Sprintf("127.0.0.1:%d", port)
-	cfg.MetricsInterval = 2 * time.Second
+	cfg.CollectionInterval = 2 * time.Second
 	logs, metrics := startReceiverWith(t, cfg, metadatatest.NewSettings(tt))
 	for r := 1; r <= 5; r++ {
 		c, err := dialFrom(fmt.Sprintf("127.0.0.%d", r), cfg.BMP.Endpoint)
@@ -283,7 +283,7 @@ func TestBMPPrefixLimit(t *testing.T) {
 	cfg := createDefaultConfig()
 	cfg.BMP.Endpoint = fmt.Sprintf("127.0.0.1:%d", port)
 	cfg.BMP.MaxPrefixes = 100
-	cfg.MetricsInterval = time.Second
+	cfg.CollectionInterval = time.Second
 	logs, metrics := startReceiverWith(t, cfg, metadatatest.NewSettings(tt))
 	c, err := net.Dial("tcp", cfg.BMP.Endpoint)
 	require.NoError(t, err)
@@ -357,7 +357,7 @@ func TestBMPLongPathsBounded(t *testing.T) {
 	cfg := createDefaultConfig()
 	cfg.BMP.Endpoint = fmt.Sprintf("127.0.0.1:%d", port)
 	cfg.MaxAttributeBytes = 2 << 20
-	cfg.MetricsInterval = time.Second
+	cfg.CollectionInterval = time.Second
 	logs, metrics := startReceiverWith(t, cfg, metadatatest.NewSettings(tt))
 	c, err := net.Dial("tcp", cfg.BMP.Endpoint)
 	require.NoError(t, err)

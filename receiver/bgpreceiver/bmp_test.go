@@ -32,7 +32,7 @@ func TestBMPFromFRR(t *testing.T) {
 	station := testutil.FreeTCPPort(t, "127.0.0.1")
 	frrPort := testutil.FreeTCPPort(t, "127.0.0.11")
 	cfg := createDefaultConfig()
-	cfg.MetricsInterval = time.Second
+	cfg.CollectionInterval = time.Second
 	cfg.BMP = BMPConfig{Endpoint: fmt.Sprintf("127.0.0.1:%d", station), Allowed: []string{"127.0.0.0/8"}}
 	logs, metrics := startReceiver(t, cfg)
 

@@ -44,9 +44,9 @@ type Config struct {
 	DefaultClass string         `mapstructure:"default_class"`
 	Analyses     AnalysesConfig `mapstructure:"analyses"`
 
-	// MetricsInterval (key collection_interval, contrib's name) is the period of the metrics.
+	// CollectionInterval (key collection_interval, contrib's name) is the period of the metrics.
 	// The key metrics_interval is still read, with a warning (deprecatedKeys, Unmarshal).
-	MetricsInterval time.Duration `mapstructure:"collection_interval"`
+	CollectionInterval time.Duration `mapstructure:"collection_interval"`
 	// QueueSize bounds the events waiting for the RIB; beyond it the sources wait (nothing
 	// is dropped).
 	QueueSize int `mapstructure:"queue_size"`
@@ -245,7 +245,7 @@ func createDefaultConfig() *Config {
 			PrefixCount: PrefixCountConfig{Enabled: d.PrefixCount.Enabled, Fraction: d.PrefixCount.Fraction, Window: d.PrefixCount.Window,
 				MinBaseline: d.PrefixCount.MinBaseline, Rebaseline: d.PrefixCount.Rebaseline},
 		},
-		MetricsInterval:      time.Minute,
+		CollectionInterval:      time.Minute,
 		QueueSize:            100000,
 		MaxRoutes:            defaultMaxRoutes,
 		MaxAttributeBytes:    defaultMaxAttributeBytes,
@@ -330,8 +330,8 @@ func (c *Config) Validate() error {
 	if _, err := c.ribConfig(); err != nil {
 		errs = append(errs, err)
 	}
-	if c.MetricsInterval < time.Second {
-		errs = append(errs, fmt.Errorf("collection_interval %s is below 1s", c.MetricsInterval))
+	if c.CollectionInterval < time.Second {
+		errs = append(errs, fmt.Errorf("collection_interval %s is below 1s", c.CollectionInterval))
 	}
 	if c.QueueSize < 1 {
 		errs = append(errs, fmt.Errorf("queue_size must be at least 1, got %d", c.QueueSize))

@@ -88,7 +88,7 @@ func TestLoadConfig(t *testing.T) {
 	assert.True(t, rc.Overlap.Enabled, "setting default_routes keeps the analysis on")
 	assert.Equal(t, createDefaultConfig().Analyses.Overlap.Classes, edge.Analyses.Overlap.Classes)
 	assert.False(t, rc.Flap.Enabled)
-	assert.Equal(t, 30*time.Second, edge.MetricsInterval)
+	assert.Equal(t, 30*time.Second, edge.CollectionInterval)
 }
 
 func TestValidateErrors(t *testing.T) {
@@ -119,7 +119,7 @@ func TestValidateErrors(t *testing.T) {
 		}, []string{`analyses.overlap.allow[1].prefix: "10.0.0.1/8" has host bits set`, `analyses.overlap.allow[2].other: "x"`}},
 		{"flap thresholds", func(c *Config) { c.Analyses.Flap.Reuse = 3000 }, []string{"reuse (3000) must be positive and below suppress (2000)"}},
 		{"min paths", func(c *Config) { c.Analyses.Redundancy.MinPaths = 1 }, []string{"min_paths must be at least 2"}},
-		{"intervals", func(c *Config) { c.MetricsInterval = time.Millisecond; c.QueueSize = 0 }, []string{"collection_interval", "queue_size"}},
+		{"intervals", func(c *Config) { c.CollectionInterval = time.Millisecond; c.QueueSize = 0 }, []string{"collection_interval", "queue_size"}},
 		{"mrt glob", func(c *Config) { c.MRT.Include = []string{"[x"} }, []string{"mrt.include: bad glob"}},
 	}
 	for _, tc := range cases {
@@ -149,7 +149,7 @@ func TestDeprecatedMetricsInterval(t *testing.T) {
 	legacy := f.CreateDefaultConfig().(*Config)
 	require.NoError(t, sub("legacy").Unmarshal(legacy))
 	require.NoError(t, confmap.Validate(legacy))
-	assert.Equal(t, 45*time.Second, legacy.MetricsInterval)
+	assert.Equal(t, 45*time.Second, legacy.CollectionInterval)
 
 	core, logs := observer.New(zapcore.WarnLevel)
 	set := receivertest.NewNopSettings(metadata.Type)

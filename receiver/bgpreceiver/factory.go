@@ -26,7 +26,7 @@ func create(set receiver.Settings, cfg *Config) (*bgpReceiver, error) {
 }
 
 // SetNextLogs is where the records go.
-func (r *bgpReceiver) SetNextLogs(next consumer.Logs) { r.logsNext = next }
+func (r *bgpReceiver) SetNextLogs(next consumer.Logs) { r.nextLogs = next }
 
 // SetNextMetrics is where the receiver's own metrics go.
-func (r *bgpReceiver) SetNextMetrics(next consumer.Metrics) { r.metricsNext = next }
+func (r *bgpReceiver) SetNextMetrics(next consumer.Metrics) { r.nextMetrics = next }

@@ -33,7 +33,7 @@ func newGRHarness(t *testing.T) *grHarness {
 	require.NoError(t, err)
 	h := &grHarness{t: t, r: r, sink: new(consumertest.LogsSink), now: time.Now(),
 		peer: rib.Peer{Kind: rib.SourceBGP, Addr: netip.MustParseAddr("192.0.2.9"), ASN: 65009}}
-	r.logsNext = h.sink
+	r.nextLogs = h.sink
 	r.queue, r.done = make(chan event.Event, 16), make(chan struct{})
 	r.newBatch()
 	t.Cleanup(r.stopRestarts)

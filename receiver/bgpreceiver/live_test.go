@@ -50,7 +50,7 @@ func baseConfig() *Config {
 	cfg := createDefaultConfig()
 	cfg.ASN = 65000
 	cfg.RouterID = "192.0.2.100"
-	cfg.MetricsInterval = time.Second
+	cfg.CollectionInterval = time.Second
 	return cfg
 }
 

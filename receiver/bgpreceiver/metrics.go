@@ -19,7 +19,7 @@ import (
 
 func (r *bgpReceiver) runMetrics() {
 	defer r.wg.Done()
-	t := time.NewTicker(r.cfg.MetricsInterval)
+	t := time.NewTicker(r.cfg.CollectionInterval)
 	defer t.Stop()
 	for {
 		select {
@@ -41,7 +41,7 @@ var routeClasses = func() []rib.Class {
 }()
 
 func (r *bgpReceiver) emitMetrics() {
-	if r.metricsNext == nil {
+	if r.nextMetrics == nil {
 		return
 	}
 	now := pcommon.NewTimestampFromTime(time.Now())
@@ -68,7 +68,7 @@ func (r *bgpReceiver) emitMetrics() {
 	res := rb.Emit()
 	md := mb.Emit(metadata.WithResource(res))
 	ps.appendTo(md, res)
-	if err := r.metricsNext.ConsumeMetrics(context.Background(), md); err != nil {
+	if err := r.nextMetrics.ConsumeMetrics(context.Background(), md); err != nil {
 		r.logger.Warn("BGP metrics refused by the next consumer", zap.Error(err))
 	}
 }

@@ -31,13 +31,13 @@ func TestFlushRefusedObsreport(t *testing.T) {
 		r.handle(&event.PeerUp{Header: event.Header{Time: time.Now(), Peer: peer}, State: "established"})
 	}
 
-	r.logsNext = consumertest.NewErr(errors.New("refused"))
+	r.nextLogs = consumertest.NewErr(errors.New("refused"))
 	up()
 	r.flush()
 	assert.EqualValues(t, 1, sumOf(t, tt, "otelcol_receiver_refused_log_records"))
 
 	sink := new(consumertest.LogsSink)
-	r.logsNext = sink
+	r.nextLogs = sink
 	up()
 	up()
 	r.flush()

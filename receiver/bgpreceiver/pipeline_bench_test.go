@@ -23,7 +23,7 @@ func BenchmarkHandleUpdate(b *testing.B) {
 		b.Fatal(err)
 	}
 	sink := new(consumertest.LogsSink)
-	r.logsNext = sink
+	r.nextLogs = sink
 	r.newBatch()
 	peer := rib.Peer{Kind: rib.SourceBGP, Addr: netip.MustParseAddr("192.0.2.9"), ASN: 65009}
 	nh := netip.MustParseAddr("192.0.2.9")

@@ -41,8 +41,8 @@ type bgpReceiver struct {
 	cfg         *Config
 	set         receiver.Settings
 	logger      *zap.Logger
-	logsNext    consumer.Logs
-	metricsNext consumer.Metrics
+	nextLogs    consumer.Logs
+	nextMetrics consumer.Metrics
 	tb          *metadata.TelemetryBuilder
 	obs         *receiverhelper.ObsReport
 	mb          *metadata.MetricsBuilder
@@ -88,7 +88,7 @@ func newReceiver(set receiver.Settings, cfg *Config) (*bgpReceiver, error) {
 		peers:     map[netip.Addr]speaker.PeerConfig{},
 		msgCounts: map[msgKey]int64{},
 		restarts:  map[rib.Peer]*restart{}, staleTime: staleTime,
-		lim: newLimits(cfg.MetricsInterval),
+		lim: newLimits(cfg.CollectionInterval),
 	}
 	rc, err := cfg.ribConfig()
 	if err != nil {
@@ -213,7 +213,7 @@ func (r *bgpReceiver) startBMP() (*bmp.Station, error) {
 		Endpoint: c.Endpoint, Allowed: c.Allowed, MaxConnections: c.MaxConnections,
 		MaxConnectionsPerSource: c.MaxConnectionsPerSource, IdleTimeout: c.IdleTimeout,
 		MaxMessageSize: c.MaxMessageSize, MaxPeersPerRouter: c.MaxPeersPerRouter, MaxPeers: c.MaxPeers,
-		LogInterval: r.cfg.MetricsInterval,
+		LogInterval: r.cfg.CollectionInterval,
 	}, r.logger, bmp.Hooks{
 		Emit:      r.enqueue,
 		Malformed: func() { r.countMalformed(schema.BGPSourceBMP) },

@@ -136,7 +136,7 @@ func (r *bgpReceiver) ribEventRecord(e *rib.Event) {
 // record appends a log record with the common attributes; ok is false when no logs
 // pipeline consumes the receiver.
 func (r *bgpReceiver) record(event string, t time.Time, peer rib.Peer, sev plog.SeverityNumber) (plog.LogRecord, bool) {
-	if r.logsNext == nil || r.replaying {
+	if r.nextLogs == nil || r.replaying {
 		return plog.LogRecord{}, false
 	}
 	lr := r.records.AppendEmpty()
@@ -214,12 +214,12 @@ func (r *bgpReceiver) newBatch() {
 // collector's obsreport (receiver.refused_log_records) and logged, and the MRT checkpoints
 // stay where they were.
 func (r *bgpReceiver) flush() {
-	if r.records.Len() > 0 && r.logsNext != nil {
+	if r.records.Len() > 0 && r.nextLogs != nil {
 		logs := r.logs
 		r.newBatch()
 		n := logs.LogRecordCount()
 		ctx := r.obs.StartLogsOp(context.Background())
-		err := r.logsNext.ConsumeLogs(ctx, logs)
+		err := r.nextLogs.ConsumeLogs(ctx, logs)
 		r.obs.EndLogsOp(ctx, metadata.Type.String(), n, err)
 		if err != nil {
 			r.logger.Warn("BGP events refused by the next consumer", zap.Int("records", n), zap.Error(err))

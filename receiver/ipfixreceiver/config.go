@@ -47,9 +47,9 @@ type Config struct {
 	// BatchSize, and no later than BatchTimeout after the first one.
 	BatchSize    int           `mapstructure:"batch_size"`
 	BatchTimeout time.Duration `mapstructure:"batch_timeout"`
-	// MetricsInterval (key collection_interval, contrib's name) is how often per-exporter metrics are emitted.
+	// CollectionInterval (key collection_interval, contrib's name) is how often per-exporter metrics are emitted.
 	// The key metrics_interval is still read, with a warning (deprecatedKeys, Unmarshal).
-	MetricsInterval time.Duration `mapstructure:"collection_interval"`
+	CollectionInterval time.Duration `mapstructure:"collection_interval"`
 
 	// Bounds of the decoder state (config_limits.go; README "Limits").
 	MaxDomainsPerExporter int `mapstructure:"max_domains_per_exporter"`
@@ -83,7 +83,7 @@ func createDefaultConfig() *Config {
 		MaxTemplatesPerExporter: 1024,
 		BatchSize:               1000,
 		BatchTimeout:            200 * time.Millisecond,
-		MetricsInterval:         60 * time.Second,
+		CollectionInterval:         60 * time.Second,
 		MetricsBuilderConfig:    metadata.NewDefaultMetricsBuilderConfig(),
 
 		MaxDomainsPerExporter:     ipfix.DefaultMaxDomainsPerExporter,
@@ -139,8 +139,8 @@ func (c *Config) Validate() error {
 	if c.BatchTimeout <= 0 {
 		errs = append(errs, errors.New("batch_timeout must be positive"))
 	}
-	if c.MetricsInterval < time.Second {
-		errs = append(errs, fmt.Errorf("collection_interval %s is below 1s", c.MetricsInterval))
+	if c.CollectionInterval < time.Second {
+		errs = append(errs, fmt.Errorf("collection_interval %s is below 1s", c.CollectionInterval))
 	}
 	errs = append(errs, c.validateLimits()...)
 	return errors.Join(errs...)

@@ -38,7 +38,7 @@ func TestLoadConfig(t *testing.T) {
 	want := createDefaultConfig()
 	want.Endpoint, want.Sockets, want.ReceiveBuffer = "127.0.0.1:2055", 2, 32<<20
 	want.AllowedExporters = []string{"192.0.2.0/24", "198.51.100.7"}
-	want.TemplateTTL, want.MetricsInterval = 10*time.Minute, 30*time.Second
+	want.TemplateTTL, want.CollectionInterval = 10*time.Minute, 30*time.Second
 	id := component.MustNewID("file_storage")
 	want.Storage = &id
 	assert.Equal(t, want, edge)
@@ -55,7 +55,7 @@ func TestValidate(t *testing.T) {
 	cfg.AllowedExporters = []string{"10.0.0.1/8"}
 	cfg.TemplateTTL = 0
 	cfg.BatchSize = 0
-	cfg.MetricsInterval = time.Millisecond
+	cfg.CollectionInterval = time.Millisecond
 	err := confmap.Validate(cfg)
 	require.Error(t, err)
 	for _, w := range []string{`endpoint "4739"`, `transport "sctp"`, "sockets 0", "did you mean 10.0.0.0/8", "template_ttl", "batch_size 0", "collection_interval"} {
@@ -77,7 +77,7 @@ func TestDeprecatedMetricsInterval(t *testing.T) {
 	legacy := f.CreateDefaultConfig().(*Config)
 	require.NoError(t, sub("legacy").Unmarshal(legacy))
 	require.NoError(t, confmap.Validate(legacy))
-	assert.Equal(t, 45*time.Second, legacy.MetricsInterval)
+	assert.Equal(t, 45*time.Second, legacy.CollectionInterval)
 
 	core, logs := observer.New(zapcore.WarnLevel)
 	set := receivertest.NewNopSettings(metadata.Type)

@@ -513,7 +513,7 @@ func init() {
 // metrics describe each exporter and domain.
 func TestExporterMetrics(t *testing.T) {
 	cfg := testConfig("udp")
-	cfg.MetricsInterval = time.Second
+	cfg.CollectionInterval = time.Second
 	set := receivertest.NewNopSettings(metadata.Type)
 	logs, metrics := &consumertest.LogsSink{}, &consumertest.MetricsSink{}
 	lr, err := NewFactory().CreateLogs(context.Background(), set, cfg, logs)

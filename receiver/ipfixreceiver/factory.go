@@ -26,7 +26,7 @@ func create(set receiver.Settings, cfg *Config) (*ipfixReceiver, error) {
 }
 
 // SetNextLogs is where the records go.
-func (r *ipfixReceiver) SetNextLogs(next consumer.Logs) { r.logs = next }
+func (r *ipfixReceiver) SetNextLogs(next consumer.Logs) { r.nextLogs = next }
 
 // SetNextMetrics is where the receiver's own metrics go.
-func (r *ipfixReceiver) SetNextMetrics(next consumer.Metrics) { r.metrics = next }
+func (r *ipfixReceiver) SetNextMetrics(next consumer.Metrics) { r.nextMetrics = next }

@@ -28,16 +28,16 @@ import (
 const stateKey = "ipfix.decoder.state"
 
 type ipfixReceiver struct {
-	cfg       *Config
-	set       receiver.Settings
-	logs      consumer.Logs
-	metrics   consumer.Metrics
-	decoder   *decoderSet
-	allowed   *cidrset.Set
-	obs       *receiverhelper.ObsReport
-	telemetry *metadata.TelemetryBuilder
-	mb        *metadata.MetricsBuilder
-	dropOpts  map[string]metric.MeasurementOption
+	cfg         *Config
+	set         receiver.Settings
+	nextLogs    consumer.Logs
+	nextMetrics consumer.Metrics
+	decoder     *decoderSet
+	allowed     *cidrset.Set
+	obs         *receiverhelper.ObsReport
+	telemetry   *metadata.TelemetryBuilder
+	mb          *metadata.MetricsBuilder
+	dropOpts    map[string]metric.MeasurementOption
 
 	udp     *listener.UDP
 	tcp     *tcpInput
@@ -163,7 +163,7 @@ func (r *ipfixReceiver) handle(worker int, p *listener.Packet) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	var fn func(*ipfix.Record)
-	if r.logs != nil {
+	if r.nextLogs != nil {
 		fn = w.collect
 		if w.b.records == 0 {
 			w.first = p.Received
@@ -187,7 +187,7 @@ func (w *worker) flushLocked() {
 	}
 	ld, n := w.b.take()
 	ctx := w.r.obs.StartLogsOp(context.Background())
-	err := w.r.logs.ConsumeLogs(ctx, ld)
+	err := w.r.nextLogs.ConsumeLogs(ctx, ld)
 	w.r.obs.EndLogsOp(ctx, "ipfix", n, err)
 	if err != nil {
 		w.r.telemetry.ReceiverIpfixRecordsDropped.Add(context.Background(), int64(n))
@@ -203,7 +203,7 @@ func (r *ipfixReceiver) background(ctx context.Context) {
 	defer flush.Stop()
 	persist := time.NewTicker(time.Second)
 	defer persist.Stop()
-	emit := time.NewTicker(r.cfg.MetricsInterval)
+	emit := time.NewTicker(r.cfg.CollectionInterval)
 	defer emit.Stop()
 	for {
 		select {
@@ -257,7 +257,7 @@ func (r *ipfixReceiver) reportListener(ctx context.Context) {
 
 // emitMetrics sends the per-exporter health metrics.
 func (r *ipfixReceiver) emitMetrics(ctx context.Context) {
-	if r.metrics == nil {
+	if r.nextMetrics == nil {
 		return
 	}
 	st := r.decoder.Stats()
@@ -288,7 +288,7 @@ func (r *ipfixReceiver) emitMetrics(ctx context.Context) {
 		return
 	}
 	obsCtx := r.obs.StartMetricsOp(ctx)
-	err := r.metrics.ConsumeMetrics(obsCtx, md)
+	err := r.nextMetrics.ConsumeMetrics(obsCtx, md)
 	r.obs.EndMetricsOp(obsCtx, "ipfix", md.DataPointCount(), err)
 }
 
@@ -357,7 +357,7 @@ func (r *ipfixReceiver) Shutdown(ctx context.Context) error {
 	}
 	for _, w := range r.workers {
 		w.mu.Lock()
-		if r.logs != nil {
+		if r.nextLogs != nil {
 			w.flushLocked()
 		}
 		w.mu.Unlock()

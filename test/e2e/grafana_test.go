@@ -506,7 +506,7 @@ func TestDashboardMetricsExposed(t *testing.T) {
 	bcfg := bf.CreateDefaultConfig().(*bgpreceiver.Config)
 	bcfg.MRT.Include = []string{mrtFile}
 	bcfg.MRT.PollInterval = 100 * time.Millisecond
-	bcfg.MetricsInterval = time.Second
+	bcfg.CollectionInterval = time.Second
 	bgpMD := receiverMetrics(t, bf, bcfg, "bgp.peer.state", "bgp.peer.messages", "bgp.peer.prefixes", "bgp.peer.flaps",
 		"bgp.rib.prefixes", "bgp.rib.paths", "bgp.overlaps.active")
 
