@@ -12,7 +12,8 @@ import (
 	"go.opentelemetry.io/collector/receiver/receivertest"
 )
 
-type testConfig struct{ name string }
+// testConfig is not zero-sized, so two configs are two distinct pointers (map keys).
+type testConfig struct{ _ byte }
 
 type twoSignals struct {
 	counting
