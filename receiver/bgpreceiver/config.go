@@ -245,7 +245,7 @@ func createDefaultConfig() *Config {
 			PrefixCount: PrefixCountConfig{Enabled: d.PrefixCount.Enabled, Fraction: d.PrefixCount.Fraction, Window: d.PrefixCount.Window,
 				MinBaseline: d.PrefixCount.MinBaseline, Rebaseline: d.PrefixCount.Rebaseline},
 		},
-		CollectionInterval:      time.Minute,
+		CollectionInterval:   time.Minute,
 		QueueSize:            100000,
 		MaxRoutes:            defaultMaxRoutes,
 		MaxAttributeBytes:    defaultMaxAttributeBytes,

@@ -83,7 +83,7 @@ func createDefaultConfig() *Config {
 		MaxTemplatesPerExporter: 1024,
 		BatchSize:               1000,
 		BatchTimeout:            200 * time.Millisecond,
-		CollectionInterval:         60 * time.Second,
+		CollectionInterval:      60 * time.Second,
 		MetricsBuilderConfig:    metadata.NewDefaultMetricsBuilderConfig(),
 
 		MaxDomainsPerExporter:     ipfix.DefaultMaxDomainsPerExporter,
