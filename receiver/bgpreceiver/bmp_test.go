@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/config/confignet"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
@@ -33,7 +34,7 @@ func TestBMPFromFRR(t *testing.T) {
 	frrPort := testutil.FreeTCPPort(t, "127.0.0.11")
 	cfg := createDefaultConfig()
 	cfg.CollectionInterval = time.Second
-	cfg.BMP = BMPConfig{Endpoint: fmt.Sprintf("127.0.0.1:%d", station), Allowed: []string{"127.0.0.0/8"}}
+	cfg.BMP = BMPConfig{TCPAddrConfig: confignet.TCPAddrConfig{Endpoint: fmt.Sprintf("127.0.0.1:%d", station)}, Allowed: []string{"127.0.0.0/8"}}
 	logs, metrics := startReceiver(t, cfg)
 
 	startFRR(t, "127.0.0.11", frrPort, fmt.Sprintf(`router bgp 65101

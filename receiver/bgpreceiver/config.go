@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/config/confignet"
 	"go.opentelemetry.io/collector/confmap"
 
 	"github.com/erviz/otelcol-erviz/internal/cidrset"
@@ -106,8 +107,9 @@ type PeerConfig struct {
 
 // BMPConfig configures the BMP station.
 type BMPConfig struct {
-	// Endpoint to listen on for BMP sessions (host:port), e.g. 0.0.0.0:11019. Empty: off.
-	Endpoint string `mapstructure:"endpoint"`
+	// TCPAddrConfig is the collector's TCP address: endpoint to listen on for BMP sessions
+	// (host:port), e.g. 0.0.0.0:11019. Empty: off.
+	confignet.TCPAddrConfig `mapstructure:",squash"`
 	// Allowed lists the routers (addresses or CIDRs) that may connect; empty allows any.
 	Allowed []string `mapstructure:"allowed"`
 	// Bounds of the station: connections, idle time, message size, peers and routes (see

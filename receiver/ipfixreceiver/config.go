@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/config/confignet"
 	"go.opentelemetry.io/collector/config/configtls"
 	"go.opentelemetry.io/collector/confmap"
 
@@ -19,10 +20,9 @@ import (
 
 // Config of the ipfix receiver. See README.md for every option.
 type Config struct {
-	// Endpoint is host:port to listen on.
-	Endpoint string `mapstructure:"endpoint"`
-	// Transport is udp (IPFIX and NetFlow v9) or tcp (IPFIX only).
-	Transport string `mapstructure:"transport"`
+	// AddrConfig is the collector's network address: endpoint (host:port to listen on) and
+	// transport, udp (IPFIX and NetFlow v9) or tcp (IPFIX only).
+	confignet.AddrConfig `mapstructure:",squash"`
 	// TLS, with transport tcp, serves IPFIX over TLS.
 	TLS *configtls.ServerConfig `mapstructure:"tls"`
 	// Sockets is the number of SO_REUSEPORT UDP sockets (one reader and one worker each).
@@ -72,8 +72,7 @@ type Config struct {
 
 func createDefaultConfig() *Config {
 	return &Config{
-		Endpoint:                "0.0.0.0:4739",
-		Transport:               "udp",
+		AddrConfig:              confignet.AddrConfig{Endpoint: "0.0.0.0:4739", Transport: confignet.TransportTypeUDP},
 		Sockets:                 runtime.NumCPU(),
 		ReceiveBuffer:           16 << 20,
 		QueueLength:             4096,
@@ -104,11 +103,11 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("endpoint %q: %w", c.Endpoint, err))
 	}
 	switch c.Transport {
-	case "udp":
+	case confignet.TransportTypeUDP:
 		if c.TLS != nil {
 			errs = append(errs, errors.New("tls needs transport: tcp"))
 		}
-	case "tcp":
+	case confignet.TransportTypeTCP:
 	default:
 		errs = append(errs, fmt.Errorf("transport %q: use udp or tcp", c.Transport))
 	}

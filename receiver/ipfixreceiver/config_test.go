@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/config/confignet"
 	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/confmap/confmaptest"
 	"go.opentelemetry.io/collector/consumer/consumertest"
@@ -43,7 +44,7 @@ func TestLoadConfig(t *testing.T) {
 	want.Storage = &id
 	assert.Equal(t, want, edge)
 	tcp := load(t, "tcp")
-	assert.Equal(t, "tcp", tcp.Transport)
+	assert.Equal(t, confignet.TransportTypeTCP, tcp.Transport)
 	assert.Equal(t, 8, tcp.MaxConnections)
 }
 

@@ -21,6 +21,7 @@ import (
 	"github.com/vmware/go-ipfix/pkg/registry"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/config/confignet"
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/receiver/receivertest"
 	"k8s.io/klog/v2"
@@ -63,7 +64,7 @@ func startReceiver(t *testing.T, cfg *Config, host component.Host) *running {
 func testConfig(transport string) *Config {
 	cfg := createDefaultConfig()
 	cfg.Endpoint = "127.0.0.1:0"
-	cfg.Transport = transport
+	cfg.Transport = confignet.TransportType(transport)
 	cfg.Sockets = 2
 	cfg.BatchTimeout = 50 * time.Millisecond
 	return cfg

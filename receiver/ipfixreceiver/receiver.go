@@ -73,7 +73,7 @@ func newReceiver(set receiver.Settings, cfg *Config) (*ipfixReceiver, error) {
 		return nil, err
 	}
 	obs, err := receiverhelper.NewObsReport(receiverhelper.ObsReportSettings{
-		ReceiverID: set.ID, Transport: cfg.Transport, ReceiverCreateSettings: set,
+		ReceiverID: set.ID, Transport: string(cfg.Transport), ReceiverCreateSettings: set,
 	})
 	if err != nil {
 		return nil, err
