@@ -95,6 +95,11 @@ func (p *samplingProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog
 			lrs := sls.At(j).LogRecords()
 			for k := 0; k < lrs.Len(); k++ {
 				attrs := lrs.At(k).Attributes()
+				if p.router != nil {
+					// Before read: growing the attributes moves them, and read keeps handles
+					// to the count attributes that write updates in place.
+					p.router.reserve(attrs)
+				}
 				rec.read(attrs, resExporter, resResourceID)
 				if !rec.isFlow {
 					counts[outNotFlow]++
@@ -103,7 +108,6 @@ func (p *samplingProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog
 				doRescale := p.rescale && !rec.alreadyRescaled
 				if p.router != nil {
 					p.router.lookup(&rec.flow, &routes, routed)
-					p.router.reserve(attrs)
 				}
 				p.classifier.Classify(&rec.flow, doRescale, &res)
 				switch {

@@ -141,6 +141,20 @@ func TestRoutingTagsAndDirection(t *testing.T) {
 	assert.Equal(t, "to_azure", got[schema.FlowDirection]) // the destination is still Azure
 }
 
+// TestRoutingRescales: with routing on, sampled counts are still rescaled in place (the
+// attributes grow for the route fields before the count handles are taken).
+func TestRoutingRescales(t *testing.T) {
+	_, src := edgeRIB(t, "rescale")
+	src.SetConverged()
+	cfg := routedConfig("rescale")
+	cfg.Rescale.DefaultRate = 10
+	got := routedRun(t, cfg)("192.168.1.10", "10.1.0.4")
+	assert.Equal(t, "to_azure", got[schema.FlowDirection])
+	assert.Equal(t, int64(10000), got[schema.FlowIOBytes])
+	assert.Equal(t, int64(100), got[schema.FlowIOPackets])
+	assert.Equal(t, int64(10000), got[schema.FlowToAzureIOBytes])
+}
+
 func TestRoutingPrefixListsWin(t *testing.T) {
 	_, src := edgeRIB(t, "lists")
 	src.SetConverged()
